@@ -1,0 +1,104 @@
+import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import createError from '@fastify/error';
+import { adminAuth } from '../plugins/admin-auth.js';
+import { ContactSchema, TombstoneSchema, type ContactChange } from '../mirror/contact.js';
+import { InvalidChangeError, writeContacts } from '../mirror/writer.js';
+import { createTenant } from '../tenants/repository.js';
+import { ErrorSchema } from '../sync/schema.js';
+
+const ContactNotFoundError = createError<[string]>('CONTACT_NOT_FOUND', 'no live contact with id %s', 404);
+
+const TenantParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const MAX_BATCH = 10_000;
+const errors = { '4xx': ErrorSchema, '5xx': ErrorSchema };
+
+const contactCheck = TypeCompiler.Compile(ContactSchema);
+const tombstoneCheck = TypeCompiler.Compile(TombstoneSchema);
+
+/** Each item checked on its own, so a bad one is reported by index with the reason. */
+function validateBatch(items: unknown[]): ContactChange[] {
+  items.forEach((item, index) => {
+    const isTombstoneItem = typeof item === 'object' && item !== null && 'deleted' in item;
+    const check = isTombstoneItem ? tombstoneCheck : contactCheck;
+    const error = check.Errors(item).First();
+    if (error) {
+      const where = error.path === '' ? 'the item' : error.path.slice(1);
+      throw new InvalidChangeError(index, `${where}: ${error.message.toLowerCase()}`);
+    }
+  });
+  return items as ContactChange[];
+}
+
+/** The minimal admin API: register a tenant and push contacts into its mirror. */
+const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config, deps } = app;
+  app.addHook('onRequest', adminAuth(config.ADMIN_TOKEN));
+
+  app.post(
+    '/tenants',
+    {
+      schema: {
+        summary: 'Register a tenant fed through this API',
+        body: Type.Object({
+          name: Type.String({ minLength: 1, maxLength: 200 }),
+          auth: Type.Object({}, { additionalProperties: true, description: 'exactly the auth object Talkdesk will send' }),
+        }),
+        response: { 201: Type.Object({ id: Type.String() }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const tenant = await createTenant(deps.db, deps.keys, {
+        name: request.body.name,
+        crm: 'push',
+        auth: request.body.auth,
+        // Nothing to backfill: the mirror is complete as soon as it exists.
+        backfillComplete: true,
+      });
+      return reply.code(201).send({ id: tenant.id });
+    },
+  );
+
+  app.put(
+    '/tenants/:id/contacts',
+    {
+      // 10,000 real contacts are about 4 MB; leave room for long fields.
+      bodyLimit: 32 * 1024 * 1024,
+      schema: {
+        summary: 'Upsert or tombstone up to 10,000 contacts in one transaction',
+        params: TenantParams,
+        body: Type.Array(Type.Unknown(), { maxItems: MAX_BATCH }),
+        response: {
+          200: Type.Object({
+            inserted: Type.Integer(),
+            updated: Type.Integer(),
+            unchanged: Type.Integer(),
+            deleted: Type.Integer(),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => writeContacts(deps.db, request.params.id, validateBatch(request.body)),
+  );
+
+  app.delete(
+    '/tenants/:id/contacts/:contactId',
+    {
+      schema: {
+        summary: 'Tombstone one contact',
+        params: Type.Object({ id: TenantParams.properties.id, contactId: Type.String({ minLength: 1, maxLength: 512 }) }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { id, contactId } = request.params;
+      const counts = await writeContacts(deps.db, id, validateBatch([{ id: contactId, deleted: true }]));
+      if (counts.deleted === 0) throw new ContactNotFoundError(contactId);
+      return reply.code(204).send(null);
+    },
+  );
+};
+
+export default adminRoutes;

@@ -1,0 +1,71 @@
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+// Every variable the service reads, with its default and a one-line description.
+// The README's configuration table is this list; keep them together.
+export const ConfigSchema = Type.Object({
+  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL connection string (primary)' }),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'connections per pool' }),
+  REDIS_URL: Type.String({ pattern: '^rediss?://', description: 'Redis for the BullMQ queues (never on the request path)' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'HTTP port' }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'interface to listen on' }),
+  BRIDGE_SECRET: Type.String({
+    minLength: 32,
+    description: 'at least 32 characters; keys the auth digest, the credential encryption and the cursor-token signatures',
+  }),
+  ADMIN_TOKEN: Type.Optional(
+    Type.String({ minLength: 16, description: 'bearer token of the admin API; unset = the admin API refuses every call' }),
+  ),
+  SYNC_PATH: Type.String({ pattern: '^/', default: '/contact_sync', description: 'path of the Talkdesk contact-sync endpoint' }),
+  SYNC_PAGE_SIZE: Type.Integer({ minimum: 1, maximum: 10000, default: 1000, description: 'contacts per sync page' }),
+  DELETION_RESYNC_SECONDS: Type.Integer({
+    minimum: 0,
+    default: 3600,
+    description: 'at most one deletion-driven full resync per tenant in this many seconds (0 = whenever deletions are pending)',
+  }),
+  ROLE: Type.Union([Type.Literal('all'), Type.Literal('api'), Type.Literal('worker')], {
+    default: 'all',
+    description: 'all = API and workers in one process; api or worker alone',
+  }),
+  MIGRATE_ON_START: Type.Boolean({ default: true, description: 'apply pending migrations before listening' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info', description: 'pino log level' },
+  ),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the environment once; throws a ConfigError whose message names the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return loadEnv(ConfigSchema, env);
+}
+
+/** Parses the variables a schema declares (a part of ConfigSchema for tools that need only some). */
+export function loadEnv<S extends TObject>(schema: S, env: NodeJS.ProcessEnv = process.env): Static<S> {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    const value = env[key];
+    // An empty variable is treated as unset, so `FOO=` in an .env file falls back to the default.
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const converted = Value.Convert(schema, Value.Default(schema, raw));
+  const firstError = Value.Errors(schema, converted).First();
+  if (firstError) {
+    const name = firstError.path.replace(/^\//, '').split('/')[0] ?? '';
+    const described = (schema.properties as Record<string, TSchema>)[name]?.description;
+    const shown = name in raw ? `got ${JSON.stringify(secretSafe(name, raw[name]))}` : 'it is not set';
+    throw new ConfigError(
+      `invalid configuration: ${name} ${firstError.message.toLowerCase()} (${shown})${described ? `: ${described}` : ''}`,
+    );
+  }
+  return converted as Static<S>;
+}
+
+function secretSafe(name: string, value: unknown): unknown {
+  return /SECRET|TOKEN|PASSWORD|URL/.test(name) ? '<redacted>' : value;
+}

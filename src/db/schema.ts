@@ -1,0 +1,103 @@
+import { sql } from 'drizzle-orm';
+import {
+  customType,
+  index,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+  integer,
+} from 'drizzle-orm/pg-core';
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({
+  dataType: () => 'bytea',
+});
+
+// Timestamps that take part in cursor keys are read as strings (mode: 'string'),
+// never as a JavaScript Date, which would drop the microseconds the keys rely on.
+const tstz = (name: string) => timestamp(name, { withTimezone: true, precision: 6, mode: 'string' });
+
+export const tenantStatuses = ['backfilling', 'active', 'paused', 'credentials_failed'] as const;
+export type TenantStatus = (typeof tenantStatuses)[number];
+
+export const tenants = pgTable(
+  'tenants',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    // 'push' for tenants fed through the admin API, or the CRM kind ('hubspot').
+    crm: text('crm').notNull(),
+    // The CRM's own account id (HubSpot portalId): a rotated token maps to the same tenant.
+    crmAccountId: text('crm_account_id'),
+    authDigest: bytea('auth_digest').notNull(),
+    credentials: text('credentials').notNull(),
+    // The floor for the next write's updated_at; see mirror/writer.ts for the invariant.
+    lastChangeAt: tstz('last_change_at').notNull().default(sql`'-infinity'`),
+    status: text('status').$type<TenantStatus>().notNull().default('active'),
+    backfillCompletedAt: tstz('backfill_completed_at'),
+    // Every tombstone with updated_at at or below this was reflected in a completed full sync.
+    deletionsReflectedAt: tstz('deletions_reflected_at'),
+    lastDeletionResyncAt: tstz('last_deletion_resync_at'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+    updatedAt: tstz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    // Tenant lookup on every sync request.
+    uniqueIndex('tenants_auth_digest_key').on(t.authDigest),
+    uniqueIndex('tenants_crm_account_key').on(t.crm, t.crmAccountId),
+  ],
+);
+
+export const contacts = pgTable(
+  'contacts',
+  {
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    name: text('name').notNull(),
+    company: text('company'),
+    title: text('title'),
+    emails: text('emails').array(),
+    phones: text('phones').array(),
+    photoUrl: text('photo_url'),
+    address: text('address'),
+    websites: text('websites').array(),
+    twitter: text('twitter'),
+    url: text('url'),
+    // The CRM's own modification time: ingest bookkeeping only, never a cursor key.
+    sourceUpdatedAt: tstz('source_updated_at'),
+    // The mirror's change time, assigned by the writer under the tenant lock.
+    updatedAt: tstz('updated_at').notNull(),
+    deletedAt: tstz('deleted_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    // The sync page: WHERE tenant_id = $1 AND (updated_at, id) > ($2, $3) ORDER BY updated_at, id.
+    index('contacts_sync_key').on(t.tenantId, t.updatedAt, t.id),
+    // Deletion bookkeeping of the sync endpoint: newest tombstone, tombstones past a horizon.
+    index('contacts_tombstones').on(t.tenantId, t.updatedAt).where(sql`${t.deletedAt} IS NOT NULL`),
+  ],
+);
+
+export const ingestState = pgTable('ingest_state', {
+  tenantId: uuid('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id, { onDelete: 'cascade' }),
+  // Connector-specific durable position (HubSpot: backfill `after`, search watermark).
+  sourceCursor: jsonb('source_cursor').$type<Record<string, unknown>>().notNull().default({}),
+  backfillPages: integer('backfill_pages').notNull().default(0),
+  backfillContacts: integer('backfill_contacts').notNull().default(0),
+  backfillTotal: integer('backfill_total'),
+  lastRunAt: tstz('last_run_at'),
+  lastSuccessAt: tstz('last_success_at'),
+  lastError: text('last_error'),
+  lastErrorAt: tstz('last_error_at'),
+});
+
+export type Tenant = typeof tenants.$inferSelect;
+export type NewTenant = typeof tenants.$inferInsert;
+export type ContactRow = typeof contacts.$inferSelect;

@@ -1,0 +1,38 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { isDatabaseUnavailable } from '../db/availability.js';
+
+/**
+ * One place turns errors into answers: a domain or client error keeps its status and stable code
+ * as `{ error, message }`; a database outage is a 503 with Retry-After; anything else is a logged
+ * 500 whose body says nothing internal.
+ */
+export default fp(
+  async function errorHandler(app: FastifyInstance) {
+    app.setErrorHandler((err: FastifyError & { index?: number }, request, reply) => {
+      if (err.validation) {
+        return reply.code(400).send({ error: 'INVALID_REQUEST', message: err.message });
+      }
+      const status = err.statusCode ?? 500;
+      if (status >= 400 && status < 500) {
+        const body: Record<string, unknown> = { error: err.code ?? 'BAD_REQUEST', message: err.message };
+        if (err.index !== undefined) body.index = err.index;
+        return reply.code(status).send(body);
+      }
+      if (isDatabaseUnavailable(err)) {
+        request.log.warn({ err }, 'database unavailable');
+        return reply
+          .code(503)
+          .header('retry-after', '5')
+          .send({ error: 'DATABASE_UNAVAILABLE', message: 'the contact mirror is unavailable; retry shortly' });
+      }
+      request.log.error({ err }, 'unexpected error');
+      return reply.code(500).send({ error: 'INTERNAL_ERROR', message: 'internal error' });
+    });
+
+    app.setNotFoundHandler((request, reply) =>
+      reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` }),
+    );
+  },
+  { name: 'error-handler' },
+);

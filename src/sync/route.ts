@@ -1,0 +1,33 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { findTenantByAuth } from '../tenants/repository.js';
+import { UnknownCredentialsError } from '../tenants/errors.js';
+import { ErrorSchema, SyncRequestSchema, SyncResponseSchema } from './schema.js';
+import { syncPage } from './sync-page.js';
+
+/** POST /contact_sync (SYNC_PATH): answered from the mirror only, never from the CRM or Redis. */
+const syncRoute: FastifyPluginAsyncTypebox = async (app) => {
+  const { config, deps } = app;
+  app.post(
+    config.SYNC_PATH,
+    {
+      schema: {
+        summary: 'Talkdesk contact synchronization: one page of a sync run',
+        body: SyncRequestSchema,
+        response: { 200: SyncResponseSchema, '4xx': ErrorSchema, '5xx': ErrorSchema },
+      },
+    },
+    async (request) => {
+      const tenant = await findTenantByAuth(deps.db, deps.keys, request.body.auth);
+      if (!tenant) throw new UnknownCredentialsError();
+      const answer = await syncPage(deps.db, deps.cursorCodec, tenant, request.body.meta ?? {}, {
+        pageSize: config.SYNC_PAGE_SIZE,
+        deletionResyncSeconds: config.DELETION_RESYNC_SECONDS,
+      });
+      request.log.debug({ tenant: tenant.id, kind: answer.kind, contacts: answer.contacts.length }, 'sync page');
+      const { kind: _kind, ...body } = answer;
+      return body;
+    },
+  );
+};
+
+export default syncRoute;

@@ -1,0 +1,35 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ContactSchema } from '../mirror/contact.js';
+
+// Null first: Fastify's Ajv coerces types, and with string first it would turn null into "".
+const OptionalToken = Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 4096 })]));
+
+/** The body Talkdesk POSTs (shared/talkdesk-contact-sync.md, "The call"). */
+export const SyncRequestSchema = Type.Object({
+  auth: Type.Object({}, { additionalProperties: true, description: 'the credential fields the integration declared' }),
+  meta: Type.Optional(
+    Type.Object(
+      {
+        synchronization_checkpoint: OptionalToken,
+        offset: OptionalToken,
+        context: Type.Optional(Type.Unknown()),
+      },
+      { additionalProperties: true },
+    ),
+  ),
+});
+export type SyncRequest = Static<typeof SyncRequestSchema>;
+
+/** The answer; serializing through it drops the page query's internal key fields. */
+export const SyncResponseSchema = Type.Object({
+  contacts: Type.Array(ContactSchema),
+  next_offset: Type.Optional(Type.String()),
+  synchronization_checkpoint: Type.Optional(Type.String()),
+  context: Type.Optional(Type.Unknown()),
+});
+
+export const ErrorSchema = Type.Object({
+  error: Type.String({ description: 'stable error code' }),
+  message: Type.String(),
+  index: Type.Optional(Type.Integer()),
+});

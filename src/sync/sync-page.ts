@@ -1,0 +1,105 @@
+import { sql } from 'drizzle-orm';
+import type { Executor } from '../db/client.js';
+import type { Tenant } from '../db/schema.js';
+import { CursorCodec, MIN_KEY, maxKey, microsToTimestamp, type Key, type RunState } from './cursor.js';
+import { hasTombstonesAfter, readPage, type PageContact } from './page-query.js';
+
+export interface SyncRequestMeta {
+  synchronization_checkpoint?: string | null | undefined;
+  offset?: string | null | undefined;
+}
+
+export interface SyncPageAnswer {
+  contacts: PageContact[];
+  next_offset?: string;
+  synchronization_checkpoint?: string;
+  /** For metrics and logs: which of the protocol's runs this page belongs to. */
+  kind: 'initial' | 'incremental';
+}
+
+export interface SyncPageOptions {
+  pageSize: number;
+  deletionResyncSeconds: number;
+}
+
+/**
+ * One page of a Talkdesk sync run for one tenant (the four situations of the protocol).
+ *
+ * Checkpoints: each page's checkpoint is the largest key the run has passed, never less than the
+ * key it started from. On the last page that includes the tombstones beyond the last contact:
+ * they were read in the same snapshot and the run has passed them.
+ *
+ * Deletions: Talkdesk has no delete verb, but a run without a checkpoint replaces its copy. A full
+ * run remembers (in its signed offset) the newest key when it began; when its last page is served,
+ * every tombstone up to that key is reflected in Talkdesk and the tenant records it. An
+ * incremental run that finds tombstones past that record withholds its checkpoint on every page
+ * (decided on its first page, carried in the offset), so the next run is a full one; at most once
+ * per DELETION_RESYNC_SECONDS, and tombstones in between stay pending because the record, not the
+ * checkpoint, is what says they are unreflected.
+ */
+export async function syncPage(
+  db: Executor,
+  codec: CursorCodec,
+  tenant: Tenant,
+  meta: SyncRequestMeta,
+  options: SyncPageOptions,
+): Promise<SyncPageAnswer> {
+  // null is read as absent; anything else, the empty string included, must decode or is a 400.
+  const checkpoint = isGiven(meta.synchronization_checkpoint)
+    ? codec.decodeCheckpoint(tenant.id, meta.synchronization_checkpoint)
+    : undefined;
+  const offset = isGiven(meta.offset) ? codec.decodeOffset(tenant.id, meta.offset) : undefined;
+
+  const incremental = checkpoint !== undefined;
+  const start: Key = offset?.key ?? checkpoint ?? MIN_KEY;
+  const page = await readPage(db, tenant.id, start, options.pageSize + 1);
+
+  let state: RunState;
+  if (offset) {
+    state = offset.state;
+  } else if (incremental) {
+    state = { withhold: await decideDeletionResync(db, tenant, options.deletionResyncSeconds) };
+  } else {
+    state = page.newest ? { horizonUs: page.newest.us } : {};
+  }
+
+  const hasMore = page.contacts.length > options.pageSize;
+  const contacts = hasMore ? page.contacts.slice(0, options.pageSize) : page.contacts;
+  const last = contacts.at(-1);
+  let passed = last ? maxKey(start, { us: BigInt(last._us), id: last.id }) : start;
+  if (!hasMore && page.newest) passed = maxKey(passed, page.newest);
+
+  if (!hasMore && !incremental && state.horizonUs !== undefined) {
+    await recordDeletionsReflected(db, tenant.id, state.horizonUs);
+  }
+
+  const answer: SyncPageAnswer = { contacts, kind: incremental ? 'incremental' : 'initial' };
+  if (hasMore) answer.next_offset = codec.encodeOffset(tenant.id, passed, state);
+  // Until the first backfill is complete the mirror is partial: no checkpoint, so the next run is
+  // full again and nothing the backfill has yet to bring can fall behind a checkpoint.
+  if (tenant.backfillCompletedAt !== null && !state.withhold) {
+    answer.synchronization_checkpoint = codec.encodeCheckpoint(tenant.id, passed);
+  }
+  return answer;
+}
+
+async function decideDeletionResync(db: Executor, tenant: Tenant, intervalSeconds: number): Promise<boolean> {
+  if (!(await hasTombstonesAfter(db, tenant.id, tenant.deletionsReflectedAt))) return false;
+  // Claimed atomically, so two runs racing for the same window cannot both withhold.
+  const claimed = await db.execute(sql`
+    UPDATE tenants SET last_deletion_resync_at = now()
+    WHERE id = ${tenant.id}
+      AND (last_deletion_resync_at IS NULL OR last_deletion_resync_at <= now() - make_interval(secs => ${intervalSeconds}))
+  `);
+  return (claimed.rowCount ?? 0) > 0;
+}
+
+async function recordDeletionsReflected(db: Executor, tenantId: string, horizonUs: bigint): Promise<void> {
+  await db.execute(sql`
+    UPDATE tenants SET deletions_reflected_at = ${microsToTimestamp(horizonUs)}::timestamptz
+    WHERE id = ${tenantId}
+      AND (deletions_reflected_at IS NULL OR deletions_reflected_at < ${microsToTimestamp(horizonUs)}::timestamptz)
+  `);
+}
+
+const isGiven = (v: string | null | undefined): v is string => v !== undefined && v !== null;

@@ -1,0 +1,13 @@
+import createError from '@fastify/error';
+
+export const UnknownCredentialsError = createError(
+  'UNKNOWN_CREDENTIALS',
+  'these credentials do not belong to any tenant of this bridge',
+  401,
+);
+export const TenantNotFoundError = createError<[string]>('TENANT_NOT_FOUND', 'no tenant with id %s', 404);
+export const DuplicateCredentialsError = createError(
+  'DUPLICATE_CREDENTIALS',
+  'a tenant with these credentials is already registered',
+  409,
+);

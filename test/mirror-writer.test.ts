@@ -1,0 +1,155 @@
+import t, { type Test } from 'tap';
+import { sql } from 'drizzle-orm';
+import { freshDatabase } from './helpers/database.js';
+import { writeContacts } from '../src/mirror/writer.js';
+import { createTenant } from '../src/tenants/repository.js';
+import { deriveKeys } from '../src/tenants/keys.js';
+import type { Db } from '../src/db/client.js';
+
+const keys = deriveKeys('writer-test-secret-writer-test-secret');
+
+async function setup(t: Test) {
+  const database = await freshDatabase(t);
+  const tenant = await createTenant(database.db, keys, { name: 't', crm: 'push', auth: { k: Math.random() }, backfillComplete: true });
+  return { db: database.db, tenantId: tenant.id };
+}
+
+async function rows(db: Db, tenantId: string) {
+  const res = await db.execute<{ id: string; name: string; emails: string[] | null; updated_at: string; deleted_at: string | null }>(
+    sql`SELECT id, name, emails, updated_at::text, deleted_at::text FROM contacts WHERE tenant_id = ${tenantId} ORDER BY id`,
+  );
+  return new Map(res.rows.map((r) => [r.id, r]));
+}
+
+t.test('counts inserted, updated, unchanged and deleted', async (t) => {
+  const { db, tenantId } = await setup(t);
+  t.same(await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }, { id: 'b', name: 'B' }]), {
+    inserted: 2,
+    updated: 0,
+    unchanged: 0,
+    deleted: 0,
+  });
+  t.same(
+    await writeContacts(db, tenantId, [
+      { id: 'a', name: 'A' },
+      { id: 'b', name: 'B2' },
+      { id: 'c', name: 'C' },
+      { id: 'zz', deleted: true },
+    ]),
+    { inserted: 1, updated: 1, unchanged: 2, deleted: 0 },
+    'a tombstone for an unknown id changes nothing and counts as unchanged',
+  );
+  t.same(await writeContacts(db, tenantId, [{ id: 'a', deleted: true }]), { inserted: 0, updated: 0, unchanged: 0, deleted: 1 });
+  t.same(
+    await writeContacts(db, tenantId, [{ id: 'a', deleted: true }]),
+    { inserted: 0, updated: 0, unchanged: 1, deleted: 0 },
+    'tombstoning an already-deleted id changes nothing',
+  );
+  t.same(await writeContacts(db, tenantId, []), { inserted: 0, updated: 0, unchanged: 0, deleted: 0 });
+});
+
+t.test('an unchanged row keeps its updated_at; a changed one gets a later one', async (t) => {
+  const { db, tenantId } = await setup(t);
+  await writeContacts(db, tenantId, [
+    { id: 'a', name: 'A', emails: ['x@example.com'] },
+    { id: 'b', name: 'B' },
+  ]);
+  const before = await rows(db, tenantId);
+  await writeContacts(db, tenantId, [
+    { id: 'a', name: ' A ', emails: ['x@example.com', ''], title: '' },
+    { id: 'b', name: 'B', title: 'new title' },
+  ]);
+  const after = await rows(db, tenantId);
+  t.equal(after.get('a')!.updated_at, before.get('a')!.updated_at, 'normalized-equal content is not rewritten');
+  t.ok(after.get('b')!.updated_at > before.get('b')!.updated_at, 'a real change moves updated_at');
+});
+
+t.test('a tombstone bumps updated_at; pushing the id again revives it', async (t) => {
+  const { db, tenantId } = await setup(t);
+  await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }]);
+  const live = (await rows(db, tenantId)).get('a')!;
+  await writeContacts(db, tenantId, [{ id: 'a', deleted: true }]);
+  const dead = (await rows(db, tenantId)).get('a')!;
+  t.ok(dead.deleted_at, 'tombstoned');
+  t.ok(dead.updated_at > live.updated_at, 'the deletion is a change in key order');
+  t.equal(dead.deleted_at, dead.updated_at);
+  t.same(await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }]), { inserted: 0, updated: 1, unchanged: 0, deleted: 0 });
+  const revived = (await rows(db, tenantId)).get('a')!;
+  t.equal(revived.deleted_at, null);
+  t.ok(revived.updated_at > dead.updated_at);
+});
+
+t.test('within one batch the last item for an id wins', async (t) => {
+  const { db, tenantId } = await setup(t);
+  const counts = await writeContacts(db, tenantId, [
+    { id: 'a', name: 'first' },
+    { id: 'b', name: 'B' },
+    { id: 'a', name: 'second' },
+    { id: 'b', deleted: true },
+    { id: 'c', deleted: true },
+    { id: 'c', name: 'C' },
+  ]);
+  t.same(counts, { inserted: 2, updated: 0, unchanged: 1, deleted: 0 }, 'b ends deleted before ever existing');
+  const r = await rows(db, tenantId);
+  t.equal(r.get('a')!.name, 'second');
+  t.notOk(r.has('b'));
+  t.equal(r.get('c')!.name, 'C');
+});
+
+t.test('each write is later than the last, even when the clock is behind last_change_at', async (t) => {
+  const { db, tenantId } = await setup(t);
+  // A clock step backwards looks, to the writer, like last_change_at lying in the future.
+  await db.execute(sql`UPDATE tenants SET last_change_at = now() + interval '1 hour' WHERE id = ${tenantId}`);
+  await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }]);
+  await writeContacts(db, tenantId, [{ id: 'b', name: 'B' }]);
+  const res = await db.execute<{ id: string; later: boolean; step: string }>(sql`
+    SELECT c.id, c.updated_at > now() + interval '59 minutes' AS later,
+           (extract(epoch FROM c.updated_at - lag(c.updated_at) OVER (ORDER BY c.updated_at)) * 1e6)::bigint::text AS step
+    FROM contacts c WHERE tenant_id = ${tenantId} ORDER BY updated_at`);
+  t.same(
+    res.rows.map((r) => [r.id, r.later]),
+    [
+      ['a', true],
+      ['b', true],
+    ],
+  );
+  t.equal(res.rows[1]!.step, '1', 'exactly one microsecond after the previous write');
+  const tenant = await db.execute<{ same: boolean }>(
+    sql`SELECT last_change_at = (SELECT max(updated_at) FROM contacts WHERE tenant_id = ${tenantId}) AS same FROM tenants WHERE id = ${tenantId}`,
+  );
+  t.ok(tenant.rows[0]!.same, 'last_change_at is the last write');
+});
+
+t.test('a batch is one transaction: a failure writes nothing', async (t) => {
+  const { db, tenantId } = await setup(t);
+  await t.rejects(
+    writeContacts(db, tenantId, [{ id: 'ok', name: 'fine' }, { id: 'bad', name: '   ' }]),
+    { code: 'INVALID_CONTACT', index: 1 },
+  );
+  await t.rejects(
+    writeContacts(db, tenantId, [{ id: 'ok', name: 'fine' }], async () => {
+      throw new Error('the caller failed after the batch');
+    }),
+    /caller failed/,
+  );
+  t.equal((await rows(db, tenantId)).size, 0);
+  await t.rejects(writeContacts(db, '00000000-0000-0000-0000-000000000000', [{ id: 'x', name: 'X' }]), {
+    code: 'TENANT_NOT_FOUND',
+  });
+});
+
+t.test('arrays, unicode and quotes survive the batch statement exactly', async (t) => {
+  const { db, tenantId } = await setup(t);
+  const odd = {
+    id: 'ü-"quoted"-\\slash-😀',
+    name: 'Zoë "Q" O\'Brien, {braces}',
+    emails: ['a,b@example.com', '"x"@example.com', 'NULL', '{}'],
+    phones: ['+351 21 000 0000'],
+    websites: ['https://example.com/a?b=c&d'],
+  };
+  await writeContacts(db, tenantId, [odd]);
+  const r = (await rows(db, tenantId)).get(odd.id)!;
+  t.equal(r.name, odd.name);
+  t.same(r.emails, odd.emails);
+  t.same(await writeContacts(db, tenantId, [odd]), { inserted: 0, updated: 0, unchanged: 1, deleted: 0 });
+});
