@@ -1,5 +1,5 @@
 import Fastify, { type FastifyServerOptions } from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
 import { deriveKeys, type BridgeKeys } from './tenants/keys.js';
@@ -34,8 +34,10 @@ export async function buildApp({ config, db, logger = false }: AppDeps) {
     logger,
     // Talkdesk sends small bodies; the admin push raises its own limit on its route.
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // TypeBox validates bodies as sent, without Ajv's type coercion (which would quietly turn a
+  // token of "" into null, or 2 into "2"); params and query strings are still converted.
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
   const keys = deriveKeys(config.BRIDGE_SECRET);
   app.decorate('config', config);

@@ -10,7 +10,9 @@ import { ErrorSchema } from '../sync/schema.js';
 
 const ContactNotFoundError = createError<[string]>('CONTACT_NOT_FOUND', 'no live contact with id %s', 404);
 
-const TenantParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const TenantParams = Type.Object({
+  id: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
+});
 const MAX_BATCH = 10_000;
 const errors = { '4xx': ErrorSchema, '5xx': ErrorSchema };
 

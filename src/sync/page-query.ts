@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import type { Contact } from '../mirror/contact.js';
 import { microsToTimestamp, type Key } from './cursor.js';
@@ -26,7 +26,16 @@ export interface PageResult {
  * and for the newest key: Limit -> Index Only Scan Backward using contacts_sync_key.
  */
 export async function readPage(db: Executor, tenantId: string, after: Key, limit: number): Promise<PageResult> {
-  const result = await db.execute<{ page: { contacts: PageContact[]; newest: { us: string; id: string } | null } }>(sql`
+  const result = await db.execute<{ page: { contacts: PageContact[]; newest: { us: string; id: string } | null } }>(
+    pageStatement(tenantId, after, limit),
+  );
+  const { contacts, newest } = result.rows[0]!.page;
+  return { contacts, newest: newest ? { us: BigInt(newest.us), id: newest.id } : undefined };
+}
+
+/** The statement itself, exported so its plan can be checked (test/page-plan.test.ts). */
+export function pageStatement(tenantId: string, after: Key, limit: number): SQL {
+  return sql`
     SELECT json_build_object(
       'contacts', (
         SELECT coalesce(json_agg(json_strip_nulls(row_to_json(p)) ORDER BY p._ts, p.id), '[]'::json)
@@ -48,9 +57,7 @@ export async function readPage(db: Executor, tenantId: string, after: Key, limit
         LIMIT 1
       )
     ) AS page
-  `);
-  const { contacts, newest } = result.rows[0]!.page;
-  return { contacts, newest: newest ? { us: BigInt(newest.us), id: newest.id } : undefined };
+  `;
 }
 
 /** Whether a tombstone newer than `since` exists (no `since`: any tombstone). Uses contacts_tombstones. */

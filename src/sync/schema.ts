@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ContactSchema } from '../mirror/contact.js';
 
-// Null first: Fastify's Ajv coerces types, and with string first it would turn null into "".
+// null is accepted and read as absent; the empty string is not (it is a token that does not decode).
 const OptionalToken = Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 4096 })]));
 
 /** The body Talkdesk POSTs (shared/talkdesk-contact-sync.md, "The call"). */
