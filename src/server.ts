@@ -1,8 +1,12 @@
 // The process: read the configuration, connect, migrate, listen, and close gracefully.
+import { existsSync } from 'node:fs';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
+
+// A local .env (see .env.example) is a convenience for development; real environment variables win.
+if (existsSync('.env')) process.loadEnvFile('.env');
 
 let config: Config;
 try {
