@@ -1,5 +1,6 @@
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { isSupportedCountry } from 'libphonenumber-js/max';
 
 // Every variable the service reads, with its default and a one-line description.
 // The README's configuration table is this list; keep them together.
@@ -23,6 +24,29 @@ export const ConfigSchema = Type.Object({
     default: 3600,
     description: 'at most one deletion-driven full resync per tenant in this many seconds (0 = whenever deletions are pending)',
   }),
+  CRM: Type.Union([Type.Literal('hubspot')], { default: 'hubspot', description: 'the CRM this deployment mirrors' }),
+  HUBSPOT_BASE_URL: Type.String({ pattern: '^https?://', default: 'https://api.hubapi.com', description: 'HubSpot API base URL' }),
+  HUBSPOT_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15000, description: 'a HubSpot request idle longer than this fails (and is retried)' }),
+  HUBSPOT_TEN_SECOND_LIMIT: Type.Integer({
+    minimum: 1,
+    default: 100,
+    description: "the account's ten-second request limit (100 for most private apps, 190 on Professional/Enterprise); the client uses 90 % of it",
+  }),
+  HUBSPOT_SEARCH_PER_SECOND_LIMIT: Type.Integer({ minimum: 1, default: 5, description: 'the search API limit per second; the client uses 90 % of it' }),
+  HUBSPOT_SEARCH_OVERLAP_SECONDS: Type.Integer({
+    minimum: 0,
+    default: 60,
+    description: "re-read this window behind the watermark, since HubSpot's search index lags writes",
+  }),
+  SYNC_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 60, description: 'seconds between incremental ingest passes of a tenant' }),
+  DELETE_RECONCILE_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'seconds between scans of archived CRM contacts' }),
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 4, description: 'tenants ingested in parallel per worker process' }),
+  DEFAULT_PHONE_REGION: Type.String({
+    pattern: '^[A-Z]{2}$',
+    default: 'US',
+    description: 'ISO country whose numbering plan reads phone numbers without a country code',
+  }),
+  QUEUE_PREFIX: Type.String({ minLength: 1, default: 'bull', description: "BullMQ key prefix (a hash tag such as '{cb}' for Redis Cluster)" }),
   ROLE: Type.Union([Type.Literal('all'), Type.Literal('api'), Type.Literal('worker')], {
     default: 'all',
     description: 'all = API and workers in one process; api or worker alone',
@@ -42,7 +66,13 @@ export class ConfigError extends Error {
 
 /** Reads the environment once; throws a ConfigError whose message names the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  return loadEnv(ConfigSchema, env);
+  const config = loadEnv(ConfigSchema, env);
+  if (!isSupportedCountry(config.DEFAULT_PHONE_REGION)) {
+    throw new ConfigError(
+      `invalid configuration: DEFAULT_PHONE_REGION is not a region libphonenumber knows (got ${JSON.stringify(config.DEFAULT_PHONE_REGION)})`,
+    );
+  }
+  return config;
 }
 
 /** Parses the variables a schema declares (a part of ConfigSchema for tools that need only some). */

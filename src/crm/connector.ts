@@ -1,0 +1,41 @@
+import type { MirrorChange } from '../mirror/writer.js';
+
+/**
+ * The seam between the ingest code and one CRM. The ingest code knows nothing of HubSpot: it
+ * persists each page's cursor in the same transaction as the page's contacts, so a run killed
+ * anywhere resumes from the last committed page. A second CRM is one new implementation.
+ *
+ * Cursors are JSON values only the connector reads; undefined means "from the beginning".
+ * Errors are the classes of ./errors.ts.
+ */
+export interface Connector {
+  readonly kind: string;
+  /** Checks credentials against the CRM and names the account they belong to. */
+  verify(auth: Record<string, unknown>): Promise<CrmAccount>;
+  /** Every live record, page by page. */
+  backfill(account: ConnectorAccount, cursor: unknown): AsyncIterable<ConnectorPage>;
+  /** Records changed since the cursor (a watermark), page by page; `startedAt` seeds a first cursor. */
+  changes(account: ConnectorAccount, cursor: unknown): AsyncIterable<ConnectorPage>;
+  /** Tombstones for records deleted in the CRM, by a full scan of what it reports deleted. */
+  deletions(account: ConnectorAccount, cursor: unknown): AsyncIterable<ConnectorPage>;
+  /** The first cursor of `changes` for a backfill that starts now (changes during the backfill are caught). */
+  changesCursorAt(startedAtMs: number): unknown;
+}
+
+export interface CrmAccount {
+  accountId: string;
+  accountName: string;
+}
+
+export interface ConnectorAccount {
+  accountId: string;
+  auth: Record<string, unknown>;
+}
+
+export interface ConnectorPage {
+  changes: MirrorChange[];
+  /** Where to resume after this page; persisted with the page's contacts. */
+  cursor: unknown;
+  /** How many records the whole pass will bring, when the CRM says. */
+  total?: number;
+}
