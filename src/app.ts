@@ -7,10 +7,17 @@ import { CursorCodec } from './sync/cursor.js';
 import errorHandler from './plugins/error-handler.js';
 import syncRoute from './sync/route.js';
 import adminRoutes from './admin/routes.js';
+import authValidationRoute from './tenants/auth-validation-route.js';
+import { Onboarding, type IngestActivation } from './tenants/onboarding.js';
+import type { Connector } from './crm/connector.js';
 
 export interface AppDeps {
   config: Config;
   db: Db;
+  /** The CRM behind zero-touch onboarding; without one, only tenants registered by push exist. */
+  connector?: Connector;
+  /** Starts a tenant's ingest (the BullMQ scheduler); without one, the workers' reconciliation does. */
+  ingest?: IngestActivation;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -19,6 +26,7 @@ export interface AppServices {
   db: Db;
   keys: BridgeKeys;
   cursorCodec: CursorCodec;
+  onboarding?: Onboarding;
 }
 
 declare module 'fastify' {
@@ -29,7 +37,7 @@ declare module 'fastify' {
 }
 
 /** The app the server runs and the tests inject into: no listen(), no environment reads. */
-export async function buildApp({ config, db, logger = false }: AppDeps) {
+export async function buildApp({ config, db, connector, ingest, logger = false }: AppDeps) {
   const app = Fastify({
     logger,
     // Talkdesk sends small bodies; the admin push raises its own limit on its route.
@@ -41,10 +49,12 @@ export async function buildApp({ config, db, logger = false }: AppDeps) {
 
   const keys = deriveKeys(config.BRIDGE_SECRET);
   app.decorate('config', config);
-  app.decorate('deps', { db, keys, cursorCodec: new CursorCodec(keys.cursorTokens) });
+  const onboarding = connector ? new Onboarding({ db, keys, connector, ingest, log: app.log }) : undefined;
+  app.decorate('deps', { db, keys, cursorCodec: new CursorCodec(keys.cursorTokens), onboarding });
 
   await app.register(errorHandler);
   await app.register(syncRoute);
+  await app.register(authValidationRoute);
   await app.register(adminRoutes, { prefix: '/admin' });
   return app;
 }

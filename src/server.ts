@@ -1,9 +1,16 @@
-// The process: read the configuration, connect, migrate, listen, and close gracefully.
+// The process: read the configuration, connect, migrate, then run the API, the workers or both
+// (ROLE), and close gracefully on SIGTERM/SIGINT.
 import { existsSync } from 'node:fs';
+import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
+import { createConnector } from './crm/create-connector.js';
+import { deriveKeys } from './tenants/keys.js';
+import { startWorkers } from '../workers/index.js';
+import { ingestQueue, redisConnection } from '../workers/queues.js';
+import { IngestScheduler } from '../workers/scheduler.js';
 
 // A local .env (see .env.example) is a convenience for development; real environment variables win.
 if (existsSync('.env')) process.loadEnvFile('.env');
@@ -17,22 +24,48 @@ try {
   process.exit(1);
 }
 
+const log = pino({ level: config.LOG_LEVEL });
 const database = createDatabase({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
 if (config.MIGRATE_ON_START) await runMigrations(database.db);
+const connector = createConnector(config);
+const closers: Array<() => Promise<void>> = [];
 
-const app = await buildApp({ config, db: database.db, logger: { level: config.LOG_LEVEL } });
+if (config.ROLE === 'all' || config.ROLE === 'worker') {
+  const workers = await startWorkers({
+    config,
+    db: database.db,
+    pool: database.pool,
+    keys: deriveKeys(config.BRIDGE_SECRET),
+    connector,
+    log: log.child({ role: 'worker' }),
+  });
+  closers.push(() => workers.close());
+  log.info({ concurrency: config.WORKER_CONCURRENCY }, 'ingest workers started');
+}
+
+if (config.ROLE === 'all' || config.ROLE === 'api') {
+  // The API only adds jobs; its Redis connection fails fast so a Redis outage never holds a request.
+  const producer = redisConnection(config.REDIS_URL, 'producer');
+  const queue = ingestQueue(producer, config.QUEUE_PREFIX);
+  const ingest = new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000);
+  const app = await buildApp({ config, db: database.db, connector, ingest, logger: log.child({ role: 'api' }) });
+  // Stop accepting first, let in-flight requests finish, then drop the queue connection.
+  closers.unshift(async () => {
+    await app.close();
+    await queue.close().catch(() => {});
+    producer.disconnect();
+  });
+  await app.listen({ port: config.PORT, host: config.HOST });
+}
 
 let closing = false;
 async function shutdown(signal: string): Promise<void> {
   if (closing) return;
   closing = true;
-  app.log.info({ signal }, 'shutting down');
-  // Stop accepting, let in-flight requests finish, then release the database.
-  await app.close();
+  log.info({ signal }, 'shutting down');
+  for (const close of closers) await close().catch((err: Error) => log.error({ err: err.message }, 'error while closing'));
   await database.close();
   process.exit(0);
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
 process.once('SIGINT', () => void shutdown('SIGINT'));
-
-await app.listen({ port: config.PORT, host: config.HOST });

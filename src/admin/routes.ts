@@ -9,6 +9,7 @@ import { createTenant } from '../tenants/repository.js';
 import { ErrorSchema } from '../sync/schema.js';
 
 const ContactNotFoundError = createError<[string]>('CONTACT_NOT_FOUND', 'no live contact with id %s', 404);
+const NoCrmError = createError<[string]>('CRM_NOT_CONFIGURED', 'this bridge has no %s connector', 400);
 
 const TenantParams = Type.Object({
   id: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
@@ -42,15 +43,21 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/tenants',
     {
       schema: {
-        summary: 'Register a tenant fed through this API',
+        summary: 'Register a tenant: fed through this API, or (crm) mirrored from a CRM account',
         body: Type.Object({
           name: Type.String({ minLength: 1, maxLength: 200 }),
           auth: Type.Object({}, { additionalProperties: true, description: 'exactly the auth object Talkdesk will send' }),
+          crm: Type.Optional(Type.Literal('hubspot', { description: 'verify the auth with this CRM and ingest its contacts' })),
         }),
         response: { 201: Type.Object({ id: Type.String() }), ...errors },
       },
     },
     async (request, reply) => {
+      if (request.body.crm !== undefined) {
+        if (!deps.onboarding) throw new NoCrmError(request.body.crm);
+        const tenant = await deps.onboarding.register(request.body.auth, request.body.name);
+        return reply.code(201).send({ id: tenant.id });
+      }
       const tenant = await createTenant(deps.db, deps.keys, {
         name: request.body.name,
         crm: 'push',

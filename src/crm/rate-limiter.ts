@@ -31,7 +31,11 @@ export class RollingWindowLimiter {
     this.pausedUntil.set(key, Math.max(untilMs, this.pausedUntil.get(key) ?? 0));
   }
 
-  /** Records a request and returns 0 when one fits now; otherwise how long to wait (ms). */
+  /** Records a request and returns 0 when one fits now; otherwise how long to wait (ms), recording nothing. */
+  tryAcquire(key: string, windows: readonly RateWindow[]): number {
+    return this.reserve(key, windows);
+  }
+
   private reserve(key: string, windows: readonly RateWindow[]): number {
     const now = this.now();
     const paused = (this.pausedUntil.get(key) ?? 0) - now;

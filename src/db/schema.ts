@@ -94,6 +94,8 @@ export const ingestState = pgTable('ingest_state', {
   backfillTotal: integer('backfill_total'),
   lastRunAt: tstz('last_run_at'),
   lastSuccessAt: tstz('last_success_at'),
+  // When the last scan of the CRM's deleted records completed (DELETE_RECONCILE_SECONDS).
+  lastReconcileAt: tstz('last_reconcile_at'),
   lastError: text('last_error'),
   lastErrorAt: tstz('last_error_at'),
 });

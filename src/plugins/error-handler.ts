@@ -14,9 +14,12 @@ export default fp(
         return reply.code(400).send({ error: 'INVALID_REQUEST', message: err.message });
       }
       const status = err.statusCode ?? 500;
-      if (status >= 400 && status < 500) {
+      // Client errors, and a 503 a domain error chose (a CRM that cannot verify right now).
+      if ((status >= 400 && status < 500) || (status === 503 && err.code)) {
         const body: Record<string, unknown> = { error: err.code ?? 'BAD_REQUEST', message: err.message };
         if (err.index !== undefined) body.index = err.index;
+        if (status === 429) reply.header('retry-after', '60');
+        if (status === 503) reply.header('retry-after', '5');
         return reply.code(status).send(body);
       }
       if (isDatabaseUnavailable(err)) {

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { findTenantByAuth } from '../tenants/repository.js';
-import { UnknownCredentialsError } from '../tenants/errors.js';
+import { resolveTenant } from '../tenants/resolve.js';
 import { ErrorSchema, SyncRequestSchema, SyncResponseSchema } from './schema.js';
 import { syncPage } from './sync-page.js';
 
@@ -17,8 +16,7 @@ const syncRoute: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const tenant = await findTenantByAuth(deps.db, deps.keys, request.body.auth);
-      if (!tenant) throw new UnknownCredentialsError();
+      const tenant = await resolveTenant(deps, request.body.auth, request.ip);
       const answer = await syncPage(deps.db, deps.cursorCodec, tenant, request.body.meta ?? {}, {
         pageSize: config.SYNC_PAGE_SIZE,
         deletionResyncSeconds: config.DELETION_RESYNC_SECONDS,

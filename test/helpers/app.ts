@@ -1,5 +1,5 @@
 import type { Test } from 'tap';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { freshDatabase, type TestDatabase } from './database.js';
 
@@ -13,12 +13,19 @@ export interface TestApp {
   createTenant(auth: Record<string, unknown>, name?: string): Promise<string>;
   /** Pushes a batch through the admin API (the mirror writer) and returns the counts. */
   push(tenantId: string, items: unknown[]): Promise<{ inserted: number; updated: number; unchanged: number; deleted: number }>;
-  /** One POST /contact_sync; returns status and parsed body. */
-  sync(body: unknown): Promise<{ statusCode: number; body: any }>;
+  /** One POST /contact_sync; returns status, headers and parsed body. */
+  sync(body: unknown): Promise<{ statusCode: number; headers: Record<string, unknown>; body: any }>;
 }
 
-/** The same app the server runs, on a fresh database, configured as the server would be from env. */
-export async function buildTestApp(t: Test, env: Record<string, string> = {}): Promise<TestApp> {
+export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+export type ExtraDeps = (config: Config, database: TestDatabase) => Promise<Pick<AppDeps, 'connector' | 'ingest'>>;
+
+/**
+ * The same app the server runs, on a fresh database, configured as the server would be from
+ * env. `extra` adds the CRM connector and the ingest queues for the tests that need them.
+ */
+export async function buildTestApp(t: Test, env: Record<string, string> = {}, extra?: ExtraDeps): Promise<TestApp> {
   const database = await freshDatabase(t);
   const config = loadConfig({
     DATABASE_URL: database.url,
@@ -28,7 +35,7 @@ export async function buildTestApp(t: Test, env: Record<string, string> = {}): P
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const app = await buildApp({ config, db: database.db });
+  const app = await buildApp({ config, db: database.db, ...(extra ? await extra(config, database) : {}) });
   t.teardown(() => app.close());
   const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -48,7 +55,7 @@ export async function buildTestApp(t: Test, env: Record<string, string> = {}): P
     },
     async sync(body) {
       const res = await app.inject({ method: 'POST', url: config.SYNC_PATH, payload: body as object });
-      return { statusCode: res.statusCode, body: res.json() };
+      return { statusCode: res.statusCode, headers: res.headers, body: res.json() };
     },
   };
 }

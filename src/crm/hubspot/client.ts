@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { Client } from '@hubspot/api-client';
 import type { PublicObjectSearchRequest } from '@hubspot/api-client/lib/codegen/crm/contacts/index.js';
+import type { SearchRequest } from './search-pass.js';
 import { CrmRateLimitedError, CrmUnauthorizedError, CrmUnavailableError } from '../errors.js';
 import { budget, type RollingWindowLimiter } from '../rate-limiter.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -98,8 +99,10 @@ export class HubSpotApi {
   }
 
   /** POST /crm/v3/objects/contacts/search. */
-  async searchContacts(request: PublicObjectSearchRequest): Promise<HubSpotPage> {
-    const page = await this.call('search', () => this.client.crm.contacts.searchApi.doSearch(request));
+  async searchContacts(request: SearchRequest, properties: readonly string[]): Promise<HubSpotPage> {
+    // The client's typings declare `sorts` as strings; the API takes { propertyName, direction }.
+    const body = { ...request, properties: [...properties] } as unknown as PublicObjectSearchRequest;
+    const page = await this.call('search', () => this.client.crm.contacts.searchApi.doSearch(body));
     return {
       results: page.results.map((r) => ({ id: r.id, properties: r.properties })),
       total: page.total,
@@ -109,9 +112,12 @@ export class HubSpotApi {
 
   private async call<T>(endpoint: HubSpotEndpoint, send: () => Promise<T>): Promise<T> {
     const { limiter, tenSecondLimit, searchPerSecondLimit } = this.options;
-    await limiter.acquire(this.limiterKey, [{ limit: budget(tenSecondLimit), ms: 10_000 }]);
+    // Search has its own per-second limit and is exempt from the ten-second one (HubSpot's
+    // published spec marks it "x-hubspot-rate-limit-exemptions: ten-secondly").
     if (endpoint === 'search') {
       await limiter.acquire(`${this.limiterKey}:search`, [{ limit: budget(searchPerSecondLimit), ms: 1_000 }]);
+    } else {
+      await limiter.acquire(this.limiterKey, [{ limit: budget(tenSecondLimit), ms: 10_000 }]);
     }
     try {
       const result = await send();
@@ -137,7 +143,7 @@ export class HubSpotApi {
       // Without Retry-After, wait out the rolling window the 429 names: one second for the
       // search limit, ten for the ten-second limit (and anything unnamed).
       const waitMs = parseRetryAfter(headers?.['retry-after'], new Date()) ?? (policy === 'SECONDLY' ? 1_000 : 10_000);
-      this.options.limiter.pause(this.limiterKey, Date.now() + waitMs);
+      this.options.limiter.pause(policy === 'SECONDLY' ? `${this.limiterKey}:search` : this.limiterKey, Date.now() + waitMs);
       return new CrmRateLimitedError(waitMs, `HubSpot rate limit${policy ? ` (${policy})` : ''}; retry in ${waitMs} ms`);
     }
     if (code >= 500) return new CrmUnavailableError(`HubSpot answered ${code}`, code);

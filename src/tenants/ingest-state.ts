@@ -1,0 +1,61 @@
+import { eq, sql } from 'drizzle-orm';
+import type { Executor } from '../db/client.js';
+import { ingestState, tenants } from '../db/schema.js';
+
+export type CursorName = 'backfill' | 'changes' | 'deletions';
+
+export async function readIngestState(db: Executor, tenantId: string) {
+  await db.insert(ingestState).values({ tenantId }).onConflictDoNothing();
+  const [state] = await db.select().from(ingestState).where(eq(ingestState.tenantId, tenantId));
+  return state!;
+}
+
+/** Stores one durable cursor (undefined removes it), with the page's counts. Call inside the page's transaction. */
+export async function saveCursor(
+  db: Executor,
+  tenantId: string,
+  name: CursorName,
+  cursor: unknown,
+  backfill?: { contacts: number; total?: number },
+): Promise<void> {
+  const value = cursor === undefined ? sql`source_cursor - ${name}::text` : sql`source_cursor || jsonb_build_object(${name}::text, ${JSON.stringify(cursor)}::jsonb)`;
+  await db.execute(sql`
+    UPDATE ingest_state SET source_cursor = ${value}
+      ${backfill ? sql`, backfill_pages = backfill_pages + 1, backfill_contacts = backfill_contacts + ${backfill.contacts}, backfill_total = coalesce(${backfill.total ?? null}::int, backfill_total)` : sql``}
+    WHERE tenant_id = ${tenantId}`);
+}
+
+export async function recordRun(db: Executor, tenantId: string, outcome: { error?: string; success?: boolean; reconciled?: boolean }) {
+  await db.execute(sql`
+    UPDATE ingest_state SET
+      last_run_at = now(),
+      last_success_at = CASE WHEN ${outcome.success ?? false} THEN now() ELSE last_success_at END,
+      last_error = CASE WHEN ${outcome.error ?? null}::text IS NOT NULL THEN ${outcome.error ?? null}::text ELSE last_error END,
+      last_error_at = CASE WHEN ${outcome.error ?? null}::text IS NOT NULL THEN now() ELSE last_error_at END,
+      last_reconcile_at = CASE WHEN ${outcome.reconciled ?? false} THEN now() ELSE last_reconcile_at END
+    WHERE tenant_id = ${tenantId}`);
+}
+
+export async function markBackfillComplete(db: Executor, tenantId: string): Promise<void> {
+  await db
+    .update(tenants)
+    .set({
+      backfillCompletedAt: sql`now()`,
+      status: sql`CASE WHEN ${tenants.status} = 'backfilling' THEN 'active' ELSE ${tenants.status} END`,
+      updatedAt: sql`now()`,
+    })
+    .where(eq(tenants.id, tenantId));
+}
+
+export async function markCredentialsFailed(db: Executor, tenantId: string, message: string): Promise<void> {
+  await db.update(tenants).set({ status: 'credentials_failed', updatedAt: sql`now()` }).where(eq(tenants.id, tenantId));
+  await recordRun(db, tenantId, { error: message });
+}
+
+/** Whether the tenant's last scan of deleted CRM records is older than `everySeconds` (or never ran). */
+export async function reconcileDue(db: Executor, tenantId: string, everySeconds: number): Promise<boolean> {
+  const res = await db.execute<{ due: boolean }>(sql`
+    SELECT coalesce(max(last_reconcile_at) <= now() - make_interval(secs => ${everySeconds}), true) AS due
+    FROM ingest_state WHERE tenant_id = ${tenantId}`);
+  return res.rows[0]?.due ?? true;
+}

@@ -1,0 +1,16 @@
+import type { AppServices } from '../app.js';
+import type { Tenant } from '../db/schema.js';
+import { UnknownCredentialsError } from './errors.js';
+import { findTenantByAuth } from './repository.js';
+
+/**
+ * The tenant a request's `auth` belongs to: a known, working one straight from the database;
+ * otherwise through onboarding (verify with the CRM, create or update the tenant). Without a
+ * CRM connector, unknown or failed credentials are simply refused.
+ */
+export async function resolveTenant(deps: AppServices, auth: Record<string, unknown>, client: string): Promise<Tenant> {
+  if (deps.onboarding) return (await deps.onboarding.resolve(auth, client)).tenant;
+  const tenant = await findTenantByAuth(deps.db, deps.keys, auth);
+  if (!tenant || tenant.status === 'credentials_failed') throw new UnknownCredentialsError();
+  return tenant;
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import type { Test } from 'tap';
+import { buildHubSpotSim, type HubSpotSimOptions } from '../../src/dev/hubspot-sim/server.js';
+import type { SimControl } from '../../src/dev/hubspot-sim/control.js';
+import { createConnector } from '../../src/crm/create-connector.js';
+import { deriveKeys } from '../../src/tenants/keys.js';
+import { startWorkers, type RunningWorkers } from '../../workers/index.js';
+import { ingestQueue, redisConnection } from '../../workers/queues.js';
+import { IngestScheduler } from '../../workers/scheduler.js';
+import { buildTestApp, type TestApp } from './app.js';
+import { testRedisUrl } from './services.js';
+
+export interface Sim {
+  url: string;
+  control: SimControl;
+}
+
+/** The HubSpot simulator on an ephemeral loopback port, closed in teardown. */
+export async function startSim(t: Test, options: HubSpotSimOptions = {}): Promise<Sim> {
+  const sim = await buildHubSpotSim(options);
+  await sim.app.listen({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => sim.app.close());
+  const address = sim.app.server.address();
+  if (!address || typeof address === 'string') throw new Error('sim has no port');
+  return { url: `http://127.0.0.1:${address.port}`, control: sim.control };
+}
+
+export interface IngestStack extends TestApp {
+  workers: RunningWorkers;
+  env: Record<string, string>;
+  /** Starts another worker set on the same queue (a second process, as far as BullMQ can tell). */
+  startMoreWorkers(): Promise<RunningWorkers>;
+}
+
+/**
+ * The app with its HubSpot connector and queues, and the workers, on a fresh database and a
+ * queue prefix of its own (obliterated in teardown), pointed at the simulator.
+ */
+export async function buildIngestStack(t: Test, sim: Sim, env: Record<string, string> = {}): Promise<IngestStack> {
+  const redisUrl = await testRedisUrl();
+  const fullEnv = {
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: `cbtest${randomBytes(4).toString('hex')}`,
+    HUBSPOT_BASE_URL: sim.url,
+    SYNC_INTERVAL_SECONDS: '1',
+    HUBSPOT_SEARCH_OVERLAP_SECONDS: '0',
+    DELETION_RESYNC_SECONDS: '0',
+    ...env,
+  };
+  let deps!: { config: import('../../src/config.js').Config; database: import('./database.js').TestDatabase };
+  const producer = redisConnection(redisUrl, 'worker');
+  const h = await buildTestApp(t, fullEnv, async (config, database) => {
+    deps = { config, database };
+    const queue = ingestQueue(producer, config.QUEUE_PREFIX);
+    t.teardown(async () => {
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+      producer.disconnect();
+    });
+    return { connector: createConnector(config), ingest: new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000) };
+  });
+  const start = async () => {
+    const workers = await startWorkers({
+      config: deps.config,
+      db: deps.database.db,
+      pool: deps.database.pool,
+      keys: deriveKeys(deps.config.BRIDGE_SECRET),
+      connector: createConnector(deps.config),
+      log: pino({ level: 'silent' }),
+      reconcileSchedulesMs: 1_000,
+      sliceMs: 2_000,
+    });
+    // Runs before the database teardown registered earlier (tap tears down in reverse order).
+    t.teardown(() => workers.close());
+    return workers;
+  };
+  return { ...h, workers: await start(), env: fullEnv, startMoreWorkers: start };
+}
+
+/** Polls until `check` returns true (bounded): ingest is asynchronous by nature. */
+export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
+    await sleep(200);
+  }
+}

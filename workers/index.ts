@@ -1,0 +1,106 @@
+import { Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import type { Config } from '../src/config.js';
+import type { Db } from '../src/db/client.js';
+import type { Connector } from '../src/crm/connector.js';
+import type { BridgeKeys } from '../src/tenants/keys.js';
+import { processIngest } from './ingest.js';
+import { INGEST_QUEUE, ingestQueue, redisConnection, type IngestJob, type IngestResult } from './queues.js';
+import { IngestScheduler } from './scheduler.js';
+import { processTick } from './tick.js';
+
+export interface WorkerDeps {
+  config: Pick<Config, 'REDIS_URL' | 'QUEUE_PREFIX' | 'WORKER_CONCURRENCY' | 'SYNC_INTERVAL_SECONDS' | 'DELETE_RECONCILE_SECONDS'>;
+  db: Db;
+  pool: pg.Pool;
+  keys: BridgeKeys;
+  connector: Connector;
+  log: Logger;
+  /** How often the schedulers are checked against the database (default 5 minutes). */
+  reconcileSchedulesMs?: number;
+  sliceMs?: number;
+}
+
+export interface RunningWorkers {
+  worker: Worker<IngestJob, IngestResult>;
+  scheduler: IngestScheduler;
+  close(): Promise<void>;
+}
+
+/**
+ * The ingest half: a BullMQ worker on the ingest queue (WORKER_CONCURRENCY tenants at once),
+ * plus the loop that keeps one job scheduler per active tenant. Closes gracefully: running
+ * jobs stop after their current page and are continued by whichever worker is up next.
+ */
+export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
+  const { config, log } = deps;
+  const producer = redisConnection(config.REDIS_URL, 'worker');
+  // BullMQ leaves connections it was given open on close; these two are ours to end.
+  const consumer = redisConnection(config.REDIS_URL, 'worker');
+  const queue = ingestQueue(producer, config.QUEUE_PREFIX);
+  const scheduler = new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000);
+  let closing = false;
+
+  const worker = new Worker<IngestJob, IngestResult>(
+    INGEST_QUEUE,
+    async (job: Job<IngestJob, IngestResult>, token?: string) => {
+      if (job.data.kind === 'tick') {
+        const out = await processTick(job.data.tenantId, {
+          db: deps.db,
+          scheduler,
+          reconcileEverySeconds: config.DELETE_RECONCILE_SECONDS,
+        });
+        return { kind: 'tick', pages: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, ...(out.skipped ? { skipped: out.skipped } : {}) };
+      }
+      return processIngest(job, token, {
+        db: deps.db,
+        pool: deps.pool,
+        keys: deps.keys,
+        connector: deps.connector,
+        control: scheduler,
+        log,
+        closing: () => closing,
+        sliceMs: deps.sliceMs,
+      });
+    },
+    {
+      connection: consumer,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+    },
+  );
+  worker.on('failed', (job, err) => log.warn({ jobId: job?.id, data: job?.data, err: err.message }, 'ingest job failed'));
+  worker.on('error', (err) => log.error({ err: err.message }, 'ingest worker error'));
+
+  let reconciling = false;
+  const reconcileSchedules = async () => {
+    if (reconciling) return;
+    reconciling = true;
+    try {
+      const out = await scheduler.reconcile(deps.db);
+      if (out.scheduled || out.removed) log.info(out, 'ingest schedules reconciled with the database');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not reconcile ingest schedules; will retry');
+    } finally {
+      reconciling = false;
+    }
+  };
+  // Not awaited: with Redis down it would wait for Redis, and start-up must not.
+  void reconcileSchedules();
+  const timer = setInterval(reconcileSchedules, deps.reconcileSchedulesMs ?? 300_000);
+  timer.unref();
+
+  return {
+    worker,
+    scheduler,
+    async close() {
+      closing = true;
+      clearInterval(timer);
+      await worker.close();
+      await queue.close();
+      producer.disconnect();
+      consumer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { sql } from 'drizzle-orm';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Db } from '../src/db/client.js';
+import type { Tenant } from '../src/db/schema.js';
+import type { Connector, ConnectorPage } from '../src/crm/connector.js';
+import { CrmRateLimitedError, CrmUnauthorizedError } from '../src/crm/errors.js';
+import { writeContacts, type WriteCounts } from '../src/mirror/writer.js';
+import { decryptCredentials } from '../src/tenants/credential-cipher.js';
+import {
+  markBackfillComplete,
+  markCredentialsFailed,
+  readIngestState,
+  recordRun,
+  saveCursor,
+  type CursorName,
+} from '../src/tenants/ingest-state.js';
+import type { BridgeKeys } from '../src/tenants/keys.js';
+import { getTenant } from '../src/tenants/repository.js';
+import type { IngestControl } from './scheduler.js';
+import type { IngestJob, IngestKind, IngestResult } from './queues.js';
+
+export interface IngestDeps {
+  db: Db;
+  pool: pg.Pool;
+  keys: BridgeKeys;
+  connector: Connector;
+  control: IngestControl;
+  log: Logger;
+  /** True once the process is shutting down: the job stops after its current page. */
+  closing: () => boolean;
+  /** A job hands its slot to other tenants after this long, and continues right after. */
+  sliceMs?: number;
+  now?: () => number;
+}
+
+/** Advisory-lock namespace of ingest jobs (the first key of pg_try_advisory_lock(int, int)). */
+const INGEST_LOCK = 0x1c6e;
+const BUSY_RETRY_MS = 5_000;
+
+/** The part of a BullMQ job the processor uses, so tests can drive it without Redis. */
+export type IngestJobHandle = Pick<Job<IngestJob, IngestResult>, 'data' | 'moveToDelayed' | 'updateProgress'>;
+
+/**
+ * One ingest job of one tenant: a backfill, an incremental pass or a deletion scan. Every page
+ * is one transaction through the mirror writer that also stores the connector's cursor, so a
+ * process killed anywhere resumes from the last committed page with nothing lost or counted
+ * twice. A per-tenant advisory lock backs up BullMQ's deduplication: two processes never
+ * ingest one tenant at once.
+ */
+export async function processIngest(job: IngestJobHandle, token: string | undefined, deps: IngestDeps): Promise<IngestResult> {
+  const { kind, tenantId } = job.data as { kind: IngestKind; tenantId: string };
+  const result: IngestResult = { kind, pages: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
+  const tenant = await getTenant(deps.db, tenantId);
+  if (!tenant) return { ...result, skipped: 'tenant deleted' };
+  if (tenant.status === 'paused' || tenant.status === 'credentials_failed') return { ...result, skipped: tenant.status };
+
+  const lock = await deps.pool.connect();
+  let locked = false;
+  try {
+    const res = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [INGEST_LOCK, tenantId]);
+    locked = res.rows[0]!.ok;
+    if (!locked) {
+      // Another process holds this tenant: come back later rather than wait on a connection.
+      await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, token);
+      throw new DelayedError();
+    }
+    await runPass(job, token, deps, tenant, kind, result);
+    await recordRun(deps.db, tenantId, { success: true, reconciled: kind === 'reconcile' });
+    return result;
+  } catch (err) {
+    if (err instanceof DelayedError) throw err;
+    if (err instanceof CrmRateLimitedError) {
+      // Only this tenant waits: its job is delayed, the queue keeps serving the others.
+      deps.log.info({ tenantId, waitMs: err.retryAfterMs }, 'CRM rate limit; delaying this tenant');
+      await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
+      throw new DelayedError();
+    }
+    if (err instanceof CrmUnauthorizedError) {
+      // Retrying cannot fix refused credentials: stop scheduling, keep the mirror.
+      await markCredentialsFailed(deps.db, tenantId, err.message);
+      await deps.control.deactivate(tenantId).catch(() => {});
+      throw new UnrecoverableError(err.message);
+    }
+    await recordRun(deps.db, tenantId, { error: (err as Error).message }).catch(() => {});
+    throw err;
+  } finally {
+    if (locked) await lock.query('SELECT pg_advisory_unlock($1, hashtext($2))', [INGEST_LOCK, tenantId]).catch(() => {});
+    lock.release();
+  }
+}
+
+async function runPass(
+  job: IngestJobHandle,
+  token: string | undefined,
+  deps: IngestDeps,
+  tenant: Tenant,
+  kind: IngestKind,
+  result: IngestResult,
+): Promise<void> {
+  const now = deps.now ?? Date.now;
+  const sliceEnds = now() + (deps.sliceMs ?? 30_000);
+  const state = await readIngestState(deps.db, tenant.id);
+  const cursors = state.sourceCursor as Partial<Record<CursorName, unknown>>;
+  const account = { accountId: tenant.crmAccountId ?? '', auth: decryptCredentials(deps.keys.credentials, tenant.credentials) };
+
+  const passKind: IngestKind = kind !== 'backfill' && tenant.backfillCompletedAt === null ? 'backfill' : kind;
+  const cursorName: CursorName = passKind === 'backfill' ? 'backfill' : passKind === 'incremental' ? 'changes' : 'deletions';
+  let pages: AsyncIterable<ConnectorPage>;
+  if (passKind === 'backfill') {
+    if (tenant.backfillCompletedAt !== null) return;
+    // Changes made while the backfill runs are picked up by the first incremental pass,
+    // which starts from the moment the backfill began.
+    if (cursors.changes === undefined) {
+      await saveCursor(deps.db, tenant.id, 'changes', deps.connector.changesCursorAt(now()));
+    }
+    pages = deps.connector.backfill(account, cursors.backfill);
+  } else if (passKind === 'incremental') {
+    pages = deps.connector.changes(account, cursors.changes);
+  } else {
+    pages = deps.connector.deletions(account, cursors.deletions);
+  }
+
+  for await (const page of pages) {
+    const counts: WriteCounts = await writeContacts(deps.db, tenant.id, page.changes, async (tx) => {
+      const backfill = passKind === 'backfill' ? { contacts: page.changes.length, total: page.total } : undefined;
+      await saveCursor(tx, tenant.id, cursorName, page.cursor, backfill);
+    });
+    result.pages++;
+    result.inserted += counts.inserted;
+    result.updated += counts.updated;
+    result.unchanged += counts.unchanged;
+    result.deleted += counts.deleted;
+    await job.updateProgress({ pages: result.pages, contacts: result.inserted + result.updated + result.unchanged + result.deleted });
+    if (deps.closing() || now() > sliceEnds) {
+      // Give the worker slot back (shutdown, or other tenants waiting) and continue right away
+      // from the cursor just committed.
+      await job.moveToDelayed(now(), token);
+      throw new DelayedError();
+    }
+  }
+
+  if (passKind === 'backfill') {
+    await deps.db.transaction(async (tx) => {
+      await markBackfillComplete(tx, tenant.id);
+      await saveCursor(tx, tenant.id, 'backfill', undefined);
+    });
+  } else if (passKind === 'reconcile') {
+    await saveCursor(deps.db, tenant.id, 'deletions', undefined);
+  }
+}
+
+/** Advisory locks held right now by ingest jobs (tests assert no tenant is ever held twice). */
+export async function heldIngestLocks(db: Db): Promise<number> {
+  const res = await db.execute<{ n: string }>(
+    sql`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = ${INGEST_LOCK} AND granted`,
+  );
+  return Number(res.rows[0]!.n);
+}

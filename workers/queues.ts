@@ -1,0 +1,45 @@
+import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/** One queue carries every ingest job; the kind says what the job does. Job data holds ids only, never secrets. */
+export const INGEST_QUEUE = 'ingest';
+
+export type IngestKind = 'backfill' | 'incremental' | 'reconcile';
+export type IngestJob = { kind: 'tick'; tenantId: string } | { kind: IngestKind; tenantId: string };
+export interface IngestResult {
+  kind: IngestJob['kind'];
+  pages: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  skipped?: string;
+}
+
+export const defaultJobOptions: DefaultJobOptions = {
+  // 5xx, resets and timeouts: exponential backoff with jitter, bounded; the next tick starts over.
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+  removeOnComplete: { age: 24 * 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+};
+
+/**
+ * Connections as BullMQ documents them: a worker's blocking connection must retry forever
+ * (maxRetriesPerRequest: null); a producer in the API process fails fast instead, so that a
+ * Redis outage never holds up a request.
+ */
+export function redisConnection(url: string, role: 'worker' | 'producer'): Redis {
+  const options: RedisOptions =
+    role === 'worker'
+      ? { maxRetriesPerRequest: null, enableReadyCheck: false }
+      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 };
+  const redis = new Redis(url, options);
+  // ioredis reconnects by itself; an 'error' without a listener would crash the process.
+  redis.on('error', () => {});
+  return redis;
+}
+
+export function ingestQueue(connection: ConnectionOptions, prefix: string): Queue<IngestJob, IngestResult> {
+  return new Queue<IngestJob, IngestResult>(INGEST_QUEUE, { connection, prefix, defaultJobOptions });
+}
