@@ -41,6 +41,11 @@ export const ConfigSchema = Type.Object({
   SYNC_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 60, description: 'seconds between incremental ingest passes of a tenant' }),
   DELETE_RECONCILE_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'seconds between scans of archived CRM contacts' }),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 4, description: 'tenants ingested in parallel per worker process' }),
+  INGEST_LOCK_SECONDS: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: "BullMQ job lock: a job whose worker died (kill -9) is picked up again after about this long",
+  }),
   DEFAULT_PHONE_REGION: Type.String({
     pattern: '^[A-Z]{2}$',
     default: 'US',

@@ -129,7 +129,7 @@ t.test('a revoked token stops ingest and the sync answers 401 until valid creden
     const { rows } = await h.database.db.execute<{ status: string }>(sql`SELECT status FROM tenants`);
     return rows[0]!.status === 'credentials_failed';
   });
-  const schedulers = await h.workers.scheduler['queue'].getJobSchedulers();
+  const schedulers = await h.workers!.queue.getJobSchedulers();
   t.same(schedulers, [], 'its schedule is removed');
   const res = await h.sync({ auth, meta: {} });
   t.equal(res.statusCode, 401);

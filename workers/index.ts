@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { Worker, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { Config } from '../src/config.js';
@@ -11,7 +11,7 @@ import { IngestScheduler } from './scheduler.js';
 import { processTick } from './tick.js';
 
 export interface WorkerDeps {
-  config: Pick<Config, 'REDIS_URL' | 'QUEUE_PREFIX' | 'WORKER_CONCURRENCY' | 'SYNC_INTERVAL_SECONDS' | 'DELETE_RECONCILE_SECONDS'>;
+  config: Pick<Config, 'REDIS_URL' | 'QUEUE_PREFIX' | 'WORKER_CONCURRENCY' | 'SYNC_INTERVAL_SECONDS' | 'DELETE_RECONCILE_SECONDS' | 'INGEST_LOCK_SECONDS'>;
   db: Db;
   pool: pg.Pool;
   keys: BridgeKeys;
@@ -24,6 +24,7 @@ export interface WorkerDeps {
 
 export interface RunningWorkers {
   worker: Worker<IngestJob, IngestResult>;
+  queue: Queue<IngestJob, IngestResult>;
   scheduler: IngestScheduler;
   close(): Promise<void>;
 }
@@ -68,6 +69,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       connection: consumer,
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
+      lockDuration: config.INGEST_LOCK_SECONDS * 1000,
+      stalledInterval: config.INGEST_LOCK_SECONDS * 1000,
+      // A job whose worker was killed twice is still resumed rather than failed.
+      maxStalledCount: 5,
     },
   );
   worker.on('failed', (job, err) => log.warn({ jobId: job?.id, data: job?.data, err: err.message }, 'ingest job failed'));
@@ -93,6 +98,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
 
   return {
     worker,
+    queue,
     scheduler,
     async close() {
       closing = true;

@@ -28,7 +28,8 @@ export async function startSim(t: Test, options: HubSpotSimOptions = {}): Promis
 }
 
 export interface IngestStack extends TestApp {
-  workers: RunningWorkers;
+  /** The in-process workers (absent when the test runs its own worker processes). */
+  workers: RunningWorkers | undefined;
   env: Record<string, string>;
   /** Starts another worker set on the same queue (a second process, as far as BullMQ can tell). */
   startMoreWorkers(): Promise<RunningWorkers>;
@@ -38,7 +39,12 @@ export interface IngestStack extends TestApp {
  * The app with its HubSpot connector and queues, and the workers, on a fresh database and a
  * queue prefix of its own (obliterated in teardown), pointed at the simulator.
  */
-export async function buildIngestStack(t: Test, sim: Sim, env: Record<string, string> = {}): Promise<IngestStack> {
+export async function buildIngestStack(
+  t: Test,
+  sim: Sim,
+  env: Record<string, string> = {},
+  { workers: withWorkers = true }: { workers?: boolean } = {},
+): Promise<IngestStack> {
   const redisUrl = await testRedisUrl();
   const fullEnv = {
     REDIS_URL: redisUrl,
@@ -76,7 +82,7 @@ export async function buildIngestStack(t: Test, sim: Sim, env: Record<string, st
     t.teardown(() => workers.close());
     return workers;
   };
-  return { ...h, workers: await start(), env: fullEnv, startMoreWorkers: start };
+  return { ...h, workers: withWorkers ? await start() : undefined, env: fullEnv, startMoreWorkers: start };
 }
 
 /** Polls until `check` returns true (bounded): ingest is asynchronous by nature. */
