@@ -19,7 +19,6 @@ export interface WorkerDeps {
   log: Logger;
   /** How often the schedulers are checked against the database (default 5 minutes). */
   reconcileSchedulesMs?: number;
-  sliceMs?: number;
 }
 
 export interface RunningWorkers {
@@ -62,7 +61,6 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         control: scheduler,
         log,
         closing: () => closing,
-        sliceMs: deps.sliceMs,
       });
     },
     {

@@ -30,14 +30,17 @@ export interface IngestDeps {
   log: Logger;
   /** True once the process is shutting down: the job stops after its current page. */
   closing: () => boolean;
-  /** A job hands its slot to other tenants after this long, and continues right after. */
-  sliceMs?: number;
   now?: () => number;
 }
 
 /** Advisory-lock namespace of ingest jobs (the first key of pg_try_advisory_lock(int, int)). */
 const INGEST_LOCK = 0x1c6e;
 const BUSY_RETRY_MS = 5_000;
+// A job moved back to delayed must not be picked up again before this processing has ended:
+// the same job id active twice in one worker confuses BullMQ's lock renewal (the lock of the
+// second run stops being extended, and the job stalls). Never delay by less than this.
+const MIN_DELAY_MS = 1_000;
+const delayUntil = (ms: number) => Date.now() + Math.max(MIN_DELAY_MS, ms);
 
 /** The part of a BullMQ job the processor uses, so tests can drive it without Redis. */
 export type IngestJobHandle = Pick<Job<IngestJob, IngestResult>, 'data' | 'moveToDelayed' | 'updateProgress'>;
@@ -63,7 +66,7 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
     locked = res.rows[0]!.ok;
     if (!locked) {
       // Another process holds this tenant: come back later rather than wait on a connection.
-      await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, token);
+      await job.moveToDelayed(delayUntil(BUSY_RETRY_MS), token);
       throw new DelayedError();
     }
     await runPass(job, token, deps, tenant, kind, result);
@@ -74,7 +77,7 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
     if (err instanceof CrmRateLimitedError) {
       // Only this tenant waits: its job is delayed, the queue keeps serving the others.
       deps.log.info({ tenantId, waitMs: err.retryAfterMs }, 'CRM rate limit; delaying this tenant');
-      await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
+      await job.moveToDelayed(delayUntil(err.retryAfterMs), token);
       throw new DelayedError();
     }
     if (err instanceof CrmUnauthorizedError) {
@@ -100,7 +103,6 @@ async function runPass(
   result: IngestResult,
 ): Promise<void> {
   const now = deps.now ?? Date.now;
-  const sliceEnds = now() + (deps.sliceMs ?? 30_000);
   const state = await readIngestState(deps.db, tenant.id);
   const cursors = state.sourceCursor as Partial<Record<CursorName, unknown>>;
   const account = { accountId: tenant.crmAccountId ?? '', auth: decryptCredentials(deps.keys.credentials, tenant.credentials) };
@@ -122,23 +124,37 @@ async function runPass(
     pages = deps.connector.deletions(account, cursors.deletions);
   }
 
-  for await (const page of pages) {
-    const counts: WriteCounts = await writeContacts(deps.db, tenant.id, page.changes, async (tx) => {
-      const backfill = passKind === 'backfill' ? { contacts: page.changes.length, total: page.total } : undefined;
-      await saveCursor(tx, tenant.id, cursorName, page.cursor, backfill);
-    });
-    result.pages++;
-    result.inserted += counts.inserted;
-    result.updated += counts.updated;
-    result.unchanged += counts.unchanged;
-    result.deleted += counts.deleted;
-    await job.updateProgress({ pages: result.pages, contacts: result.inserted + result.updated + result.unchanged + result.deleted });
-    if (deps.closing() || now() > sliceEnds) {
-      // Give the worker slot back (shutdown, or other tenants waiting) and continue right away
-      // from the cursor just committed.
-      await job.moveToDelayed(now(), token);
-      throw new DelayedError();
+  // The next page is fetched while this one is written: a CRM-bound pass then runs at the pace
+  // of the CRM's rate limit, not of (request + write) one after the other. Only committed
+  // pages move the durable cursor, so a prefetched page that is never written is simply read again.
+  const iterator = pages[Symbol.asyncIterator]();
+  let next = iterator.next();
+  try {
+    for (;;) {
+      const step = await next;
+      if (step.done) break;
+      const page = step.value;
+      next = iterator.next();
+      next.catch(() => {}); // observed when awaited; never an unhandled rejection meanwhile
+      const counts: WriteCounts = await writeContacts(deps.db, tenant.id, page.changes, async (tx) => {
+        const backfill = passKind === 'backfill' ? { contacts: page.changes.length, total: page.total } : undefined;
+        await saveCursor(tx, tenant.id, cursorName, page.cursor, backfill);
+      });
+      result.pages++;
+      result.inserted += counts.inserted;
+      result.updated += counts.updated;
+      result.unchanged += counts.unchanged;
+      result.deleted += counts.deleted;
+      await job.updateProgress({ pages: result.pages, contacts: result.inserted + result.updated + result.unchanged + result.deleted });
+      if (deps.closing()) {
+        // Shutting down: hand the job back; whichever worker is up next continues from the
+        // cursor just committed.
+        await job.moveToDelayed(delayUntil(0), token);
+        throw new DelayedError();
+      }
     }
+  } finally {
+    await iterator.return?.(undefined).catch(() => {});
   }
 
   if (passKind === 'backfill') {

@@ -76,7 +76,6 @@ export async function buildIngestStack(
       connector: createConnector(deps.config),
       log: pino({ level: 'silent' }),
       reconcileSchedulesMs: 1_000,
-      sliceMs: 2_000,
     });
     // Runs before the database teardown registered earlier (tap tears down in reverse order).
     t.teardown(() => workers.close());
