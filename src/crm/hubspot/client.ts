@@ -33,6 +33,22 @@ export interface HubSpotPage {
 }
 
 /**
+ * The generated API classes of @hubspot/api-client 13 apply the configured middleware (which is
+ * how `httpAgent` reaches a request) only when call-time options carry a middleware list; with
+ * none, the agent, and so our timeout, would be silently ignored. An empty list appended to the
+ * configured ones makes them apply.
+ */
+const WITH_CONFIGURED_MIDDLEWARE = { middleware: [], middlewareMergeStrategy: 'append' as const };
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`HubSpot did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
  * An agent whose sockets fail after `timeoutMs` without traffic. The official client (node-fetch
  * 2 underneath) takes no AbortSignal, so a stalled HubSpot response is ended at the socket;
  * the request then fails like any network error and BullMQ retries it.
@@ -74,7 +90,8 @@ export class HubSpotApi {
   /** GET /account-info/v3/details → the portal (account) id. */
   async accountDetails(): Promise<{ portalId: string }> {
     const body = await this.call('account', async () => {
-      const res = await this.client.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
+      // apiRequest takes no agent: bound the wait here instead.
+      const res = await withTimeout(this.client.apiRequest({ method: 'GET', path: '/account-info/v3/details' }), this.options.timeoutMs);
       const text = await res.text();
       const headers = Object.fromEntries(res.headers.entries());
       const parsed = text ? safeJson(text) : undefined;
@@ -90,7 +107,7 @@ export class HubSpotApi {
   /** GET /crm/v3/objects/contacts (100 a page, by id; `archived` lists only archived ones). */
   async listContacts(properties: readonly string[], after: string | undefined, archived: boolean): Promise<HubSpotPage> {
     const page = await this.call('list', () =>
-      this.client.crm.contacts.basicApi.getPage(100, after, [...properties], undefined, undefined, archived),
+      this.client.crm.contacts.basicApi.getPage(100, after, [...properties], undefined, undefined, archived, WITH_CONFIGURED_MIDDLEWARE),
     );
     return {
       results: page.results.map((r) => ({ id: r.id, properties: r.properties, archivedAt: r.archivedAt })),
@@ -102,7 +119,7 @@ export class HubSpotApi {
   async searchContacts(request: SearchRequest, properties: readonly string[]): Promise<HubSpotPage> {
     // The client's typings declare `sorts` as strings; the API takes { propertyName, direction }.
     const body = { ...request, properties: [...properties] } as unknown as PublicObjectSearchRequest;
-    const page = await this.call('search', () => this.client.crm.contacts.searchApi.doSearch(body));
+    const page = await this.call('search', () => this.client.crm.contacts.searchApi.doSearch(body, WITH_CONFIGURED_MIDDLEWARE));
     return {
       results: page.results.map((r) => ({ id: r.id, properties: r.properties })),
       total: page.total,
