@@ -1,4 +1,4 @@
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
@@ -18,7 +18,8 @@ export interface AppDeps {
   connector?: Connector;
   /** Starts a tenant's ingest (the BullMQ scheduler); without one, the workers' reconciliation does. */
   ingest?: IngestActivation;
-  logger?: FastifyServerOptions['logger'];
+  /** A pino logger (the server's); none = no request logging. */
+  logger?: FastifyBaseLogger;
 }
 
 /** What routes share, derived once from the dependencies. */
@@ -37,9 +38,9 @@ declare module 'fastify' {
 }
 
 /** The app the server runs and the tests inject into: no listen(), no environment reads. */
-export async function buildApp({ config, db, connector, ingest, logger = false }: AppDeps) {
+export async function buildApp({ config, db, connector, ingest, logger }: AppDeps) {
   const app = Fastify({
-    logger,
+    ...(logger ? { loggerInstance: logger } : { logger: false }),
     // Talkdesk sends small bodies; the admin push raises its own limit on its route.
     bodyLimit: 1024 * 1024,
   }).withTypeProvider<TypeBoxTypeProvider>();
