@@ -1,8 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ErrorSchema } from '../sync/schema.js';
-import { UnknownCredentialsError } from './errors.js';
-import { findTenantByAuth } from './repository.js';
+import { resolveTenant } from './resolve.js';
 
 /**
  * POST /auth_validation: Talkdesk calls it when a customer activates the integration. Valid
@@ -21,12 +20,8 @@ const authValidationRoute: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      if (deps.onboarding) {
-        await deps.onboarding.validate(request.body.auth, request.ip);
-      } else {
-        const tenant = await findTenantByAuth(deps.db, deps.keys, request.body.auth);
-        if (!tenant || tenant.status === 'credentials_failed') throw new UnknownCredentialsError();
-      }
+      if (deps.onboarding) await deps.onboarding.validate(request.body.auth, request.ip);
+      else await resolveTenant(deps, request.body.auth, request.ip);
       return reply.code(204).send(null);
     },
   );
