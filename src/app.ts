@@ -8,7 +8,10 @@ import errorHandler from './plugins/error-handler.js';
 import syncRoute from './sync/route.js';
 import adminRoutes from './admin/routes.js';
 import authValidationRoute from './tenants/auth-validation-route.js';
-import { Onboarding, type IngestActivation } from './tenants/onboarding.js';
+import { Onboarding } from './tenants/onboarding.js';
+import type { Queue } from 'bullmq';
+import type { IngestControl } from '../workers/scheduler.js';
+import type { IngestJob, IngestResult } from '../workers/queues.js';
 import type { Connector } from './crm/connector.js';
 
 export interface AppDeps {
@@ -17,7 +20,9 @@ export interface AppDeps {
   /** The CRM behind zero-touch onboarding; without one, only tenants registered by push exist. */
   connector?: Connector;
   /** Starts a tenant's ingest (the BullMQ scheduler); without one, the workers' reconciliation does. */
-  ingest?: IngestActivation;
+  ingest?: IngestControl;
+  /** The ingest queue, for the operators' views (queue board, job of a tenant, queue metrics). */
+  queue?: Queue<IngestJob, IngestResult>;
   /** A pino logger (the server's); none = no request logging. */
   logger?: FastifyBaseLogger;
 }
@@ -28,6 +33,8 @@ export interface AppServices {
   keys: BridgeKeys;
   cursorCodec: CursorCodec;
   onboarding?: Onboarding;
+  ingest?: IngestControl;
+  queue?: Queue<IngestJob, IngestResult>;
 }
 
 declare module 'fastify' {
@@ -38,7 +45,7 @@ declare module 'fastify' {
 }
 
 /** The app the server runs and the tests inject into: no listen(), no environment reads. */
-export async function buildApp({ config, db, connector, ingest, logger }: AppDeps) {
+export async function buildApp({ config, db, connector, ingest, queue, logger }: AppDeps) {
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     // Talkdesk sends small bodies; the admin push raises its own limit on its route.
@@ -51,7 +58,7 @@ export async function buildApp({ config, db, connector, ingest, logger }: AppDep
   const keys = deriveKeys(config.BRIDGE_SECRET);
   app.decorate('config', config);
   const onboarding = connector ? new Onboarding({ db, keys, connector, ingest, log: app.log }) : undefined;
-  app.decorate('deps', { db, keys, cursorCodec: new CursorCodec(keys.cursorTokens), onboarding });
+  app.decorate('deps', { db, keys, cursorCodec: new CursorCodec(keys.cursorTokens), onboarding, ingest, queue });
 
   await app.register(errorHandler);
   await app.register(syncRoute);

@@ -48,7 +48,7 @@ if (config.ROLE === 'all' || config.ROLE === 'api') {
   const producer = redisConnection(config.REDIS_URL, 'producer');
   const queue = ingestQueue(producer, config.QUEUE_PREFIX);
   const ingest = new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000);
-  const app = await buildApp({ config, db: database.db, connector, ingest, logger: log.child({ role: 'api' }) });
+  const app = await buildApp({ config, db: database.db, connector, ingest, queue, logger: log.child({ role: 'api' }) });
   // Stop accepting first, let in-flight requests finish, then drop the queue connection.
   closers.unshift(async () => {
     await app.close();

@@ -65,7 +65,7 @@ export async function buildIngestStack(
       await queue.close();
       producer.disconnect();
     });
-    return { connector: createConnector(config), ingest: new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000) };
+    return { connector: createConnector(config), ingest: new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000), queue };
   });
   const start = async () => {
     const workers = await startWorkers({
