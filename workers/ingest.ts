@@ -17,6 +17,7 @@ import {
   type CursorName,
 } from '../src/tenants/ingest-state.js';
 import type { BridgeKeys } from '../src/tenants/keys.js';
+import { finishResync, rememberSeen } from '../src/tenants/resync.js';
 import { getTenant } from '../src/tenants/repository.js';
 import type { IngestControl } from './scheduler.js';
 import type { IngestJob, IngestKind, IngestResult } from './queues.js';
@@ -107,11 +108,12 @@ async function runPass(
   const cursors = state.sourceCursor as Partial<Record<CursorName, unknown>>;
   const account = { accountId: tenant.crmAccountId ?? '', auth: decryptCredentials(deps.keys.credentials, tenant.credentials) };
 
-  const passKind: IngestKind = kind !== 'backfill' && tenant.backfillCompletedAt === null ? 'backfill' : kind;
+  // A tenant without a complete backfill, or with a resync requested, needs a backfill first.
+  const resync = cursors.resync !== undefined && tenant.backfillCompletedAt !== null;
+  const passKind: IngestKind = tenant.backfillCompletedAt === null || resync ? 'backfill' : kind;
   const cursorName: CursorName = passKind === 'backfill' ? 'backfill' : passKind === 'incremental' ? 'changes' : 'deletions';
   let pages: AsyncIterable<ConnectorPage>;
   if (passKind === 'backfill') {
-    if (tenant.backfillCompletedAt !== null) return;
     // Changes made while the backfill runs are picked up by the first incremental pass,
     // which starts from the moment the backfill began.
     if (cursors.changes === undefined) {
@@ -139,6 +141,7 @@ async function runPass(
       const counts: WriteCounts = await writeContacts(deps.db, tenant.id, page.changes, async (tx) => {
         const backfill = passKind === 'backfill' ? { contacts: page.changes.length, total: page.total } : undefined;
         await saveCursor(tx, tenant.id, cursorName, page.cursor, backfill);
+        if (resync) await rememberSeen(tx, tenant.id, page.changes.map((c) => c.id));
       });
       result.pages++;
       result.inserted += counts.inserted;
@@ -146,6 +149,8 @@ async function runPass(
       result.unchanged += counts.unchanged;
       result.deleted += counts.deleted;
       await job.updateProgress({ pages: result.pages, contacts: result.inserted + result.updated + result.unchanged + result.deleted });
+      // Paused, deleted or refused while the pass ran: stop here; the cursor is committed.
+      if (!(await stillIngesting(deps.db, tenant.id))) return;
       if (deps.closing()) {
         // Shutting down: hand the job back; whichever worker is up next continues from the
         // cursor just committed.
@@ -157,7 +162,9 @@ async function runPass(
     await iterator.return?.(undefined).catch(() => {});
   }
 
-  if (passKind === 'backfill') {
+  if (resync) {
+    result.deleted += await finishResync(deps.db, tenant.id);
+  } else if (passKind === 'backfill') {
     await deps.db.transaction(async (tx) => {
       await markBackfillComplete(tx, tenant.id);
       await saveCursor(tx, tenant.id, 'backfill', undefined);
@@ -165,6 +172,11 @@ async function runPass(
   } else if (passKind === 'reconcile') {
     await saveCursor(deps.db, tenant.id, 'deletions', undefined);
   }
+}
+
+async function stillIngesting(db: Db, tenantId: string): Promise<boolean> {
+  const tenant = await getTenant(db, tenantId);
+  return tenant !== undefined && (tenant.status === 'active' || tenant.status === 'backfilling');
 }
 
 /** Advisory locks held right now by ingest jobs (tests assert no tenant is ever held twice). */

@@ -1,5 +1,5 @@
 import { getTenant } from '../src/tenants/repository.js';
-import { reconcileDue } from '../src/tenants/ingest-state.js';
+import { reconcileDue, resyncRequested } from '../src/tenants/ingest-state.js';
 import type { Db } from '../src/db/client.js';
 import type { IngestKind } from './queues.js';
 import type { IngestScheduler } from './scheduler.js';
@@ -22,7 +22,7 @@ export async function processTick(tenantId: string, deps: TickDeps): Promise<{ r
     return { skipped: tenant ? tenant.status : 'tenant deleted' };
   }
   let kind: IngestKind = 'incremental';
-  if (tenant.backfillCompletedAt === null) {
+  if (tenant.backfillCompletedAt === null || (await resyncRequested(deps.db, tenantId))) {
     kind = 'backfill';
   } else if (await reconcileDue(deps.db, tenantId, deps.reconcileEverySeconds)) {
     kind = 'reconcile';

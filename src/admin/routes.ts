@@ -7,6 +7,7 @@ import { ContactSchema, TombstoneSchema, type ContactChange } from '../mirror/co
 import { InvalidChangeError, writeContacts } from '../mirror/writer.js';
 import { createTenant } from '../tenants/repository.js';
 import { ErrorSchema } from '../sync/schema.js';
+import tenantRoutes from './tenant-routes.js';
 
 const ContactNotFoundError = createError<[string]>('CONTACT_NOT_FOUND', 'no live contact with id %s', 404);
 const NoCrmError = createError<[string]>('CRM_NOT_CONFIGURED', 'this bridge has no %s connector', 400);
@@ -38,6 +39,7 @@ function validateBatch(items: unknown[]): ContactChange[] {
 const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, deps } = app;
   app.addHook('onRequest', adminAuth(config.ADMIN_TOKEN));
+  await app.register(tenantRoutes);
 
   app.post(
     '/tenants',

@@ -103,3 +103,19 @@ export const ingestState = pgTable('ingest_state', {
 export type Tenant = typeof tenants.$inferSelect;
 export type NewTenant = typeof tenants.$inferInsert;
 export type ContactRow = typeof contacts.$inferSelect;
+
+/**
+ * Ids a running resync (a fresh backfill of a tenant that already has a mirror) has seen, written
+ * in each page's transaction. When the resync completes, live contacts it did not see are the
+ * ones the CRM no longer has, and are tombstoned; then these rows are cleared.
+ */
+export const resyncSeen = pgTable(
+  'resync_seen',
+  {
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);

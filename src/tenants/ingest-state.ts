@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { ingestState, tenants } from '../db/schema.js';
 
-export type CursorName = 'backfill' | 'changes' | 'deletions';
+export type CursorName = 'backfill' | 'changes' | 'deletions' | 'resync';
 
 export async function readIngestState(db: Executor, tenantId: string) {
   await db.insert(ingestState).values({ tenantId }).onConflictDoNothing();
@@ -58,4 +58,10 @@ export async function reconcileDue(db: Executor, tenantId: string, everySeconds:
     SELECT coalesce(max(last_reconcile_at) <= now() - make_interval(secs => ${everySeconds}), true) AS due
     FROM ingest_state WHERE tenant_id = ${tenantId}`);
   return res.rows[0]?.due ?? true;
+}
+
+export async function resyncRequested(db: Executor, tenantId: string): Promise<boolean> {
+  const res = await db.execute<{ yes: boolean }>(sql`
+    SELECT coalesce(bool_or(source_cursor ? 'resync'), false) AS yes FROM ingest_state WHERE tenant_id = ${tenantId}`);
+  return res.rows[0]?.yes ?? false;
 }
