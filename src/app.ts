@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
@@ -13,6 +13,8 @@ import type { Queue } from 'bullmq';
 import type { IngestControl } from '../workers/scheduler.js';
 import type { IngestJob, IngestResult } from '../workers/queues.js';
 import type { Connector } from './crm/connector.js';
+import { Metrics } from './metrics/registry.js';
+import observability from './plugins/observability.js';
 
 export interface AppDeps {
   config: Config;
@@ -25,6 +27,10 @@ export interface AppDeps {
   queue?: Queue<IngestJob, IngestResult>;
   /** A pino logger (the server's); none = no request logging. */
   logger?: FastifyBaseLogger;
+  /** Shared with the workers in one process (server.ts); a fresh one when absent. */
+  metrics?: Metrics;
+  /** This process runs the ingest workers too (ROLE=all): /readyz then checks Redis. */
+  checkRedis?: boolean;
 }
 
 /** What routes share, derived once from the dependencies. */
@@ -35,6 +41,7 @@ export interface AppServices {
   onboarding?: Onboarding;
   ingest?: IngestControl;
   queue?: Queue<IngestJob, IngestResult>;
+  metrics: Metrics;
 }
 
 declare module 'fastify' {
@@ -45,25 +52,41 @@ declare module 'fastify' {
 }
 
 /** The app the server runs and the tests inject into: no listen(), no environment reads. */
-export async function buildApp({ config, db, connector, ingest, queue, logger }: AppDeps) {
+export async function buildApp({ config, db, connector, ingest, queue, logger, metrics = new Metrics(), checkRedis }: AppDeps) {
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     // Talkdesk sends small bodies; the admin push raises its own limit on its route.
     bodyLimit: 1024 * 1024,
+    // One line per request instead, with the sync's tenant, kind and page (plugins/request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>();
   // TypeBox validates bodies as sent, without Ajv's type coercion (which would quietly turn a
   // token of "" into null, or 2 into "2"); params and query strings are still converted.
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
+  // Once closing, answers carry `Connection: close`: a keep-alive connection whose request was
+  // in flight at SIGTERM would otherwise hold the server open until its idle timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   const keys = deriveKeys(config.BRIDGE_SECRET);
   app.decorate('config', config);
   const onboarding = connector ? new Onboarding({ db, keys, connector, ingest, log: app.log }) : undefined;
-  app.decorate('deps', { db, keys, cursorCodec: new CursorCodec(keys.cursorTokens), onboarding, ingest, queue });
+  app.decorate('deps', { db, keys, cursorCodec: new CursorCodec(keys.cursorTokens), onboarding, ingest, queue, metrics });
 
   await app.register(errorHandler);
+  await app.register(observability, { checkRedis });
   await app.register(syncRoute);
   await app.register(authValidationRoute);
   await app.register(adminRoutes, { prefix: '/admin' });
+  // The operators' HTML pages: the status page and the queue board.
+  await app.register(import('./admin/status-page.js'));
+  await app.register(import('./admin/queue-board.js'));
   return app;
 }
 

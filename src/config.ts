@@ -56,11 +56,34 @@ export const ConfigSchema = Type.Object({
     default: 'all',
     description: 'all = API and workers in one process; api or worker alone',
   }),
+  SHUTDOWN_TIMEOUT_SECONDS: Type.Integer({
+    minimum: 1,
+    default: 25,
+    description: 'on SIGTERM, how long in-flight requests and the current ingest page may take before the process exits anyway',
+  }),
   MIGRATE_ON_START: Type.Boolean({ default: true, description: 'apply pending migrations before listening' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info', description: 'pino log level' },
   ),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({ minLength: 16, description: 'bearer token GET /metrics requires (16+ characters); unset = /metrics is open' }),
+  ),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
+    minimum: 0,
+    default: 1000,
+    description: 'answer 503 OVERLOADED while the mean event-loop delay exceeds this (ms); 0 = off',
+  }),
+  OVERLOAD_MAX_HEAP_USED_BYTES: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'answer 503 OVERLOADED while the V8 heap in use exceeds this (bytes); 0 = off',
+  }),
+  OVERLOAD_MAX_RSS_BYTES: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'answer 503 OVERLOADED while the resident set size exceeds this (bytes); 0 = off',
+  }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

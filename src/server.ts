@@ -1,8 +1,11 @@
 // The process: read the configuration, connect, migrate, then run the API, the workers or both
 // (ROLE), and close gracefully on SIGTERM/SIGINT.
 import { existsSync } from 'node:fs';
-import { pino } from 'pino';
+import closeWithGrace from 'close-with-grace';
+import { createLogger } from './logging.js';
+import { Metrics } from './metrics/registry.js';
 import { buildApp } from './app.js';
+import { buildWorkerOpsApp } from './worker-ops-app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDatabase } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
@@ -24,10 +27,12 @@ try {
   process.exit(1);
 }
 
-const log = pino({ level: config.LOG_LEVEL });
+const log = createLogger(config.LOG_LEVEL);
 const database = createDatabase({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
 if (config.MIGRATE_ON_START) await runMigrations(database.db);
-const connector = createConnector(config);
+// One registry for the API and the workers of this process: /metrics shows both.
+const metrics = new Metrics();
+const connector = createConnector(config, { onResponse: metrics.countCrmResponse });
 const closers: Array<() => Promise<void>> = [];
 
 if (config.ROLE === 'all' || config.ROLE === 'worker') {
@@ -38,9 +43,15 @@ if (config.ROLE === 'all' || config.ROLE === 'worker') {
     keys: deriveKeys(config.BRIDGE_SECRET),
     connector,
     log: log.child({ role: 'worker' }),
+    metrics,
   });
   closers.push(() => workers.close());
   log.info({ concurrency: config.WORKER_CONCURRENCY }, 'ingest workers started');
+  if (config.ROLE === 'worker') {
+    const ops = await buildWorkerOpsApp({ config, db: database.db, queue: workers.queue, metrics, logger: log.child({ role: 'worker' }) });
+    closers.unshift(() => ops.close());
+    await ops.listen({ port: config.PORT, host: config.HOST });
+  }
 }
 
 if (config.ROLE === 'all' || config.ROLE === 'api') {
@@ -48,7 +59,17 @@ if (config.ROLE === 'all' || config.ROLE === 'api') {
   const producer = redisConnection(config.REDIS_URL, 'producer');
   const queue = ingestQueue(producer, config.QUEUE_PREFIX);
   const ingest = new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000);
-  const app = await buildApp({ config, db: database.db, connector, ingest, queue, logger: log.child({ role: 'api' }) });
+  const app = await buildApp({
+    config,
+    db: database.db,
+    connector,
+    ingest,
+    queue,
+    logger: log.child({ role: 'api' }),
+    metrics,
+    // The workers share this process: readiness then includes the Redis they depend on.
+    checkRedis: config.ROLE === 'all',
+  });
   // Stop accepting first, let in-flight requests finish, then drop the queue connection.
   closers.unshift(async () => {
     await app.close();
@@ -58,14 +79,13 @@ if (config.ROLE === 'all' || config.ROLE === 'api') {
   await app.listen({ port: config.PORT, host: config.HOST });
 }
 
-let closing = false;
-async function shutdown(signal: string): Promise<void> {
-  if (closing) return;
-  closing = true;
-  log.info({ signal }, 'shutting down');
-  for (const close of closers) await close().catch((err: Error) => log.error({ err: err.message }, 'error while closing'));
+// SIGTERM/SIGINT: stop accepting and let in-flight requests finish, then the workers (a running
+// job finishes its page and goes back to the queue), then the pool; exit 0. Past the deadline
+// close-with-grace exits non-zero rather than hang a deployment.
+closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_SECONDS * 1000, logger: false }, async ({ signal, err }) => {
+  if (err) log.error({ err }, 'closing after an unexpected error');
+  else log.info({ signal }, 'shutting down');
+  for (const close of closers) await close().catch((e: Error) => log.error({ err: e.message }, 'error while closing'));
   await database.close();
-  process.exit(0);
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+  log.info('closed');
+});

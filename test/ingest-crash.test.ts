@@ -16,6 +16,7 @@ function workerProcess(t: Test, h: IngestStack): ChildProcess {
       DATABASE_URL: h.database.url,
       BRIDGE_SECRET: h.config.BRIDGE_SECRET,
       ROLE: 'worker',
+      PORT: '0', // its /metrics and probes listen on an ephemeral port
       MIGRATE_ON_START: 'false',
       INGEST_LOCK_SECONDS: '2',
       LOG_LEVEL: 'silent',

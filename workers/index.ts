@@ -5,6 +5,7 @@ import type { Config } from '../src/config.js';
 import type { Db } from '../src/db/client.js';
 import type { Connector } from '../src/crm/connector.js';
 import type { BridgeKeys } from '../src/tenants/keys.js';
+import type { Metrics } from '../src/metrics/registry.js';
 import { processIngest } from './ingest.js';
 import { INGEST_QUEUE, ingestQueue, redisConnection, type IngestJob, type IngestResult } from './queues.js';
 import { IngestScheduler } from './scheduler.js';
@@ -19,6 +20,8 @@ export interface WorkerDeps {
   log: Logger;
   /** How often the schedulers are checked against the database (default 5 minutes). */
   reconcileSchedulesMs?: number;
+  /** Counts ingest results and rate-limit delays (the API's instance, in one process). */
+  metrics?: Metrics;
 }
 
 export interface RunningWorkers {
@@ -61,6 +64,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         control: scheduler,
         log,
         closing: () => closing,
+        metrics: deps.metrics,
       });
     },
     {

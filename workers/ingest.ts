@@ -17,6 +17,7 @@ import {
   type CursorName,
 } from '../src/tenants/ingest-state.js';
 import type { BridgeKeys } from '../src/tenants/keys.js';
+import type { Metrics } from '../src/metrics/registry.js';
 import { finishResync, rememberSeen } from '../src/tenants/resync.js';
 import { getTenant } from '../src/tenants/repository.js';
 import type { IngestControl } from './scheduler.js';
@@ -32,6 +33,7 @@ export interface IngestDeps {
   /** True once the process is shutting down: the job stops after its current page. */
   closing: () => boolean;
   now?: () => number;
+  metrics?: Metrics;
 }
 
 /** Advisory-lock namespace of ingest jobs (the first key of pg_try_advisory_lock(int, int)). */
@@ -78,6 +80,7 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
     if (err instanceof CrmRateLimitedError) {
       // Only this tenant waits: its job is delayed, the queue keeps serving the others.
       deps.log.info({ tenantId, waitMs: err.retryAfterMs }, 'CRM rate limit; delaying this tenant');
+      deps.metrics?.countCrmDelay(Math.max(MIN_DELAY_MS, err.retryAfterMs));
       await job.moveToDelayed(delayUntil(err.retryAfterMs), token);
       throw new DelayedError();
     }
@@ -143,6 +146,7 @@ async function runPass(
         await saveCursor(tx, tenant.id, cursorName, page.cursor, backfill);
         if (resync) await rememberSeen(tx, tenant.id, page.changes.map((c) => c.id));
       });
+      deps.metrics?.countIngestPage(counts);
       result.pages++;
       result.inserted += counts.inserted;
       result.updated += counts.updated;

@@ -41,5 +41,9 @@ export function redisConnection(url: string, role: 'worker' | 'producer'): Redis
 }
 
 export function ingestQueue(connection: ConnectionOptions, prefix: string): Queue<IngestJob, IngestResult> {
-  return new Queue<IngestJob, IngestResult>(INGEST_QUEUE, { connection, prefix, defaultJobOptions });
+  const queue = new Queue<IngestJob, IngestResult>(INGEST_QUEUE, { connection, prefix, defaultJobOptions });
+  // Closing a queue whose Redis never answered emits 'error'; unheard, it would be an unhandled
+  // rejection during a shutdown in a Redis outage. Redis errors are reported by the callers.
+  queue.on('error', () => {});
+  return queue;
 }

@@ -17,6 +17,8 @@ export interface RunState {
   horizonUs?: bigint;
   /** Incremental run that withholds its checkpoint so that Talkdesk's next run is a full one. */
   withhold?: boolean;
+  /** The number of the page this offset asks for (the first is 1): for logs only. */
+  page?: number;
 }
 
 export const MIN_KEY: Key = { us: -(2n ** 62n), id: '' };
@@ -114,6 +116,7 @@ export class CursorCodec {
     const payload: Record<string, unknown> = { t: key.us.toString(), i: key.id };
     if (state.horizonUs !== undefined) payload.h = state.horizonUs.toString();
     if (state.withhold) payload.w = 1;
+    if (state.page !== undefined) payload.n = state.page;
     return this.sign('offset', tenantId, payload);
   }
 
@@ -133,6 +136,8 @@ export class CursorCodec {
     const state: RunState = {};
     if (payload.h !== undefined) state.horizonUs = readMicros(payload.h, fail);
     if (payload.w === 1) state.withhold = true;
+    // Offsets issued before pages were numbered have none; that is not an error.
+    if (typeof payload.n === 'number' && Number.isSafeInteger(payload.n) && payload.n > 1) state.page = payload.n;
     return { key: readKey(payload, fail), state };
   }
 

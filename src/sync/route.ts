@@ -17,12 +17,17 @@ const syncRoute: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const tenant = await resolveTenant(deps, request.body.auth, request.ip);
+      // The request's log line (plugins/request-log.ts) names the tenant even when the page fails.
+      request.syncLog = { tenant: tenant.id };
       const answer = await syncPage(deps.db, deps.cursorCodec, tenant, request.body.meta ?? {}, {
         pageSize: config.SYNC_PAGE_SIZE,
         deletionResyncSeconds: config.DELETION_RESYNC_SECONDS,
       });
-      request.log.debug({ tenant: tenant.id, kind: answer.kind, contacts: answer.contacts.length }, 'sync page');
-      const { kind: _kind, ...body } = answer;
+      const { kind, page, contacts } = answer;
+      request.syncLog = { tenant: tenant.id, kind, page, contacts: contacts.length };
+      // A run is counted once, on the page asked for without an offset.
+      deps.metrics.countSyncPage(kind, contacts.length, request.body.meta?.offset == null);
+      const { kind: _kind, page: _page, ...body } = answer;
       return body;
     },
   );

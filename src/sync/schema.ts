@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ContactSchema } from '../mirror/contact.js';
+import { SAMPLE_SYNC_REQUEST, SAMPLE_SYNC_RESPONSE } from './examples.js';
 
 // null is accepted and read as absent; the empty string is not (it is a token that does not decode).
 const OptionalToken = Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 4096 })]));
@@ -17,7 +18,7 @@ export const SyncRequestSchema = Type.Object({
       { additionalProperties: true },
     ),
   ),
-});
+}, { examples: [SAMPLE_SYNC_REQUEST] });
 export type SyncRequest = Static<typeof SyncRequestSchema>;
 
 /** The answer; serializing through it drops the page query's internal key fields. */
@@ -26,7 +27,7 @@ export const SyncResponseSchema = Type.Object({
   next_offset: Type.Optional(Type.String()),
   synchronization_checkpoint: Type.Optional(Type.String()),
   context: Type.Optional(Type.Unknown()),
-});
+}, { examples: [SAMPLE_SYNC_RESPONSE] });
 
 export const ErrorSchema = Type.Object({
   error: Type.String({ description: 'stable error code' }),

@@ -15,6 +15,8 @@ export interface SyncPageAnswer {
   synchronization_checkpoint?: string;
   /** For metrics and logs: which of the protocol's runs this page belongs to. */
   kind: 'initial' | 'incremental';
+  /** For logs: the page's number in its run (1 = first); unknown for offsets issued before numbering. */
+  page?: number;
 }
 
 export interface SyncPageOptions {
@@ -73,8 +75,10 @@ export async function syncPage(
     await recordDeletionsReflected(db, tenant.id, state.horizonUs);
   }
 
-  const answer: SyncPageAnswer = { contacts, kind: incremental ? 'incremental' : 'initial' };
-  if (hasMore) answer.next_offset = codec.encodeOffset(tenant.id, passed, state);
+  const pageNumber = offset ? offset.state.page : 1;
+  const answer: SyncPageAnswer = { contacts, kind: incremental ? 'incremental' : 'initial', page: pageNumber };
+  const nextState = pageNumber === undefined ? state : { ...state, page: pageNumber + 1 };
+  if (hasMore) answer.next_offset = codec.encodeOffset(tenant.id, passed, nextState);
   // Until the first backfill is complete the mirror is partial: no checkpoint, so the next run is
   // full again and nothing the backfill has yet to bring can fall behind a checkpoint.
   if (tenant.backfillCompletedAt !== null && !state.withhold) {

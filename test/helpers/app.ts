@@ -19,7 +19,7 @@ export interface TestApp {
 
 export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
-export type ExtraDeps = (config: Config, database: TestDatabase) => Promise<Pick<AppDeps, 'connector' | 'ingest' | 'queue'>>;
+export type ExtraDeps = (config: Config, database: TestDatabase) => Promise<Pick<AppDeps, 'connector' | 'ingest' | 'queue' | 'metrics' | 'checkRedis' | 'logger'>>;
 
 /**
  * The same app the server runs, on a fresh database, configured as the server would be from

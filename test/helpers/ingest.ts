@@ -6,6 +6,7 @@ import { buildHubSpotSim, type HubSpotSimOptions } from '../../src/dev/hubspot-s
 import type { SimControl } from '../../src/dev/hubspot-sim/control.js';
 import { createConnector } from '../../src/crm/create-connector.js';
 import { deriveKeys } from '../../src/tenants/keys.js';
+import type { Metrics } from '../../src/metrics/registry.js';
 import { startWorkers, type RunningWorkers } from '../../workers/index.js';
 import { ingestQueue, redisConnection } from '../../workers/queues.js';
 import { IngestScheduler } from '../../workers/scheduler.js';
@@ -43,7 +44,7 @@ export async function buildIngestStack(
   t: Test,
   sim: Sim,
   env: Record<string, string> = {},
-  { workers: withWorkers = true }: { workers?: boolean } = {},
+  { workers: withWorkers = true, metrics }: { workers?: boolean; metrics?: Metrics } = {},
 ): Promise<IngestStack> {
   const redisUrl = await testRedisUrl();
   const fullEnv = {
@@ -65,7 +66,12 @@ export async function buildIngestStack(
       await queue.close();
       producer.disconnect();
     });
-    return { connector: createConnector(config), ingest: new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000), queue };
+    return {
+      connector: createConnector(config, { onResponse: metrics?.countCrmResponse }),
+      ingest: new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000),
+      queue,
+      metrics,
+    };
   });
   const start = async () => {
     const workers = await startWorkers({
@@ -73,8 +79,9 @@ export async function buildIngestStack(
       db: deps.database.db,
       pool: deps.database.pool,
       keys: deriveKeys(deps.config.BRIDGE_SECRET),
-      connector: createConnector(deps.config),
+      connector: createConnector(deps.config, { onResponse: metrics?.countCrmResponse }),
       log: pino({ level: 'silent' }),
+      metrics,
       reconcileSchedulesMs: 1_000,
     });
     // Runs before the database teardown registered earlier (tap tears down in reverse order).

@@ -1,0 +1,82 @@
+import t, { type Test } from 'tap';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createDatabase } from '../src/db/client.js';
+import { ingestQueue, redisConnection } from '../workers/queues.js';
+import { buildTestApp } from './helpers/app.js';
+import { testRedisUrl } from './helpers/services.js';
+
+/** An ingest queue on a producer connection (the API's), closed in teardown. */
+function queueOn(t: Test, url: string) {
+  const redis = redisConnection(url, 'producer');
+  const queue = ingestQueue(redis, 'cbhealth');
+  // BullMQ re-emits a connection that never came up as an 'error' of the queue when it is closed;
+  // without a listener that is an unhandled rejection.
+  queue.on('error', () => {});
+  t.teardown(async () => {
+    await queue.close().catch(() => {});
+    redis.disconnect();
+  });
+  return queue;
+}
+
+t.test('healthy: /healthz ok, /readyz ready; Redis is checked only where the workers run', async (t) => {
+  const h = await buildTestApp(t);
+  const live = await h.app.inject({ method: 'GET', url: '/healthz' });
+  t.equal(live.statusCode, 200);
+  t.same(live.json(), { status: 'ok' });
+
+  const ready = await h.app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(ready.statusCode, 200);
+  t.same(ready.json(), { status: 'ready', checks: { postgres: 'ok', redis: 'not used' } });
+  t.equal((await h.app.inject({ method: 'GET', url: '/status' })).statusCode, 404, "under-pressure's own status route is off");
+
+  const redisUrl = await testRedisUrl();
+  const withWorkers = await buildTestApp(t, {}, async () => ({ queue: queueOn(t, redisUrl), checkRedis: true }));
+  const both = await withWorkers.app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(both.statusCode, 200);
+  t.same(both.json(), { status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
+
+  // An API-only process (ROLE=api) has a queue too, but a sync never needs Redis.
+  const apiOnly = await buildTestApp(t, {}, async () => ({ queue: queueOn(t, redisUrl) }));
+  const api = await apiOnly.app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(api.statusCode, 200);
+  t.same(api.json().checks, { postgres: 'ok', redis: 'not used' }, 'Redis is not asked');
+});
+
+t.test('PostgreSQL unreachable: /readyz is 503 with Retry-After naming it; /healthz stays 200', async (t) => {
+  const url = 'postgres://bridge:bridge@127.0.0.1:1/none';
+  const database = createDatabase({ url, max: 1 });
+  t.teardown(() => database.close());
+  const config = loadConfig({ DATABASE_URL: url, REDIS_URL: 'redis://127.0.0.1:1', BRIDGE_SECRET: 'health-secret-health-secret-health-secret' });
+  const app = await buildApp({ config, db: database.db, queue: queueOn(t, 'redis://127.0.0.1:1'), checkRedis: true });
+  t.teardown(() => app.close());
+
+  const res = await app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(res.statusCode, 503);
+  t.equal(res.headers['retry-after'], '5');
+  const body = res.json();
+  t.equal(body.status, 'not ready');
+  t.match(body.checks.postgres, /^unreachable: .*ECONNREFUSED/);
+  t.match(body.checks.redis, /^unreachable: /, 'Redis too, where the workers run');
+  t.notMatch(res.body, /bridge:bridge/, 'no connection string');
+
+  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+});
+
+t.test('overloaded: 503 OVERLOADED with Retry-After, except liveness and metrics', async (t) => {
+  // Any heap is over one byte: the process counts as saturated from the first sample (1 s).
+  const h = await buildTestApp(t, { OVERLOAD_MAX_HEAP_USED_BYTES: '1' });
+  await sleep(1_300);
+  const sync = await h.app.inject({ method: 'POST', url: '/contact_sync', payload: { auth: { k: 'v' }, meta: {} } });
+  t.equal(sync.statusCode, 503);
+  t.equal(sync.headers['retry-after'], '5');
+  t.same(sync.json(), { error: 'OVERLOADED', message: 'the bridge is overloaded; retry shortly' });
+
+  const ready = await h.app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(ready.statusCode, 503, 'not ready while overloaded: the load balancer sends the work elsewhere');
+  t.equal(ready.json().error, 'OVERLOADED');
+  t.equal((await h.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'alive: not to be restarted');
+  t.equal((await h.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200, 'observable');
+});

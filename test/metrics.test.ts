@@ -1,0 +1,145 @@
+import t from 'tap';
+import { sql } from 'drizzle-orm';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createDatabase } from '../src/db/client.js';
+import { Metrics } from '../src/metrics/registry.js';
+import { ingestQueue, redisConnection } from '../workers/queues.js';
+import { buildTestApp, type TestApp } from './helpers/app.js';
+import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
+import { find, parseExposition, valueOf } from './helpers/prometheus.js';
+import { syncRun } from './helpers/talkdesk.js';
+
+const PORTAL = 7301;
+const TOKEN = 'pat-na1-metrics';
+
+async function scrape(h: Pick<TestApp, 'app'>, headers: Record<string, string> = {}) {
+  const res = await h.app.inject({ method: 'GET', url: '/metrics', headers });
+  if (res.statusCode !== 200) throw new Error(`/metrics: ${res.statusCode} ${res.body}`);
+  return parseExposition(res.body);
+}
+
+t.test('ingest, CRM calls, syncs and tenants show in /metrics', async (t) => {
+  const sim = await startSim(t, { portals: [{ portalId: PORTAL, tokens: [TOKEN], contacts: 250 }] });
+  // Per-tenant figures are read afresh at every scrape here; the default reuses them for 30 s.
+  const metrics = new Metrics({ tenantRefreshMs: 0 });
+  const h = await buildIngestStack(t, sim, { SYNC_PAGE_SIZE: '100' }, { metrics });
+  const auth = { access_token: TOKEN };
+
+  // The backfill's first list call is refused once: the job waits Retry-After, then goes on.
+  sim.control.rateLimitNext({ count: 1, retryAfterSeconds: 1, endpoint: 'contacts.list' });
+  t.equal((await h.app.inject({ method: 'POST', url: '/auth_validation', payload: { auth } })).statusCode, 204);
+  await eventually('the backfill completes', async () => {
+    const { rows } = await h.database.db.execute<{ done: boolean }>(sql`SELECT backfill_completed_at IS NOT NULL AS done FROM tenants`);
+    return rows[0]?.done === true;
+  });
+  const [{ id: tenant } = { id: '' }] = (await h.database.db.execute<{ id: string }>(sql`SELECT id FROM tenants`)).rows;
+
+  let s = await scrape(h);
+  t.equal(valueOf(s, 'bridge_ingest_contacts_total', { result: 'inserted' }), 250, 'every backfilled contact counted as inserted');
+  t.equal(valueOf(s, 'bridge_crm_requests_total', { endpoint: 'account', status: '200' }), 1, 'the onboarding verification');
+  t.ok((valueOf(s, 'bridge_crm_requests_total', { endpoint: 'list', status: '200' }) ?? 0) >= 3, 'the backfill pages (100 a page)');
+  t.equal(valueOf(s, 'bridge_crm_requests_total', { endpoint: 'list', status: '429' }), 1, 'the refused call');
+  t.ok((valueOf(s, 'bridge_crm_delayed_seconds_total') ?? 0) >= 1, 'the delay it caused');
+  t.equal(valueOf(s, 'bridge_tenant_contacts', { tenant }), 250, 'live contacts of the tenant');
+  const lag = valueOf(s, 'bridge_tenant_ingest_lag_seconds', { tenant });
+  t.ok(lag !== undefined && lag >= 0 && lag < 30, `ingest lag since the last successful pass (${lag})`);
+  t.same(
+    find(s, 'bridge_queue_jobs').map((x) => x.labels.state).sort(),
+    ['active', 'completed', 'delayed', 'failed', 'waiting'],
+    'queue gauges by state',
+  );
+  t.equal(valueOf(s, 'bridge_sync_runs_total', { kind: 'initial' }), undefined, 'no sync yet');
+  t.ok(find(s, 'process_cpu_user_seconds_total').length === 1, 'default process metrics');
+
+  const full = await syncRun(h.sync, auth);
+  t.equal(full.pages, 3);
+  const incremental = await syncRun(h.sync, auth, full.checkpoint);
+  t.equal(incremental.pages, 1);
+  s = await scrape(h);
+  t.equal(valueOf(s, 'bridge_sync_runs_total', { kind: 'initial' }), 1, 'a run is counted once, not per page');
+  t.equal(valueOf(s, 'bridge_sync_runs_total', { kind: 'incremental' }), 1);
+  t.equal(valueOf(s, 'bridge_sync_pages_total', { kind: 'initial' }), 3);
+  t.equal(valueOf(s, 'bridge_sync_pages_total', { kind: 'incremental' }), 1);
+  t.equal(valueOf(s, 'bridge_contacts_served_total'), 250 + incremental.contacts.length);
+  t.equal(
+    valueOf(s, 'http_request_duration_seconds_count', { method: 'POST', route: '/contact_sync', status_code: '200' }),
+    4,
+    'request durations by route pattern',
+  );
+
+  // A pushed tenant has contacts but no ingest to lag behind.
+  const pushed = await h.createTenant({ api_key: 'pushed' });
+  await h.push(pushed, [{ id: '1', name: 'One' }, { id: '2', name: 'Two' }, { id: '3', deleted: true }]);
+  s = await scrape(h);
+  t.equal(valueOf(s, 'bridge_tenant_contacts', { tenant: pushed }), 2, 'tombstones are not live contacts');
+  t.equal(valueOf(s, 'bridge_tenant_ingest_lag_seconds', { tenant: pushed }), undefined, 'no lag for a pushed tenant');
+  t.equal(valueOf(s, 'bridge_ingest_contacts_total', { result: 'inserted' }), 250, 'a push is not an ingest job');
+
+  // Route patterns, never raw URLs: a tenant id in a path does not become a label.
+  t.notOk(find(s, 'http_request_duration_seconds_count').some((x) => x.labels.route?.includes(pushed)));
+  t.ok(find(s, 'http_request_duration_seconds_count', { route: '/admin/tenants/:id/contacts' }).length > 0);
+});
+
+t.test('METRICS_TOKEN, when set, is required as a bearer token', async (t) => {
+  const token = 'metrics-token-0123456789';
+  const h = await buildTestApp(t, { METRICS_TOKEN: token });
+  const get = (authorization?: string) =>
+    h.app.inject({ method: 'GET', url: '/metrics', headers: authorization ? { authorization } : {} });
+
+  for (const [what, header] of [
+    ['none', undefined],
+    ['wrong token', 'Bearer metrics-token-wrong-wrong'],
+    ['basic', `Basic ${Buffer.from(`x:${token}`).toString('base64')}`],
+  ] as const) {
+    const res = await get(header);
+    t.equal(res.statusCode, 401, what);
+    t.equal(res.json().error, 'METRICS_UNAUTHORIZED', what);
+  }
+  const ok = await get(`Bearer ${token}`);
+  t.equal(ok.statusCode, 200);
+  t.match(ok.headers['content-type'], /^text\/plain/);
+  t.match(ok.body, /# TYPE bridge_contacts_served_total counter/);
+
+  const open = await buildTestApp(t);
+  t.equal((await open.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200, 'open when METRICS_TOKEN is unset');
+});
+
+t.test('a scrape still answers, quickly, with PostgreSQL and Redis down: their series are left out', async (t) => {
+  const url = 'postgres://bridge:bridge@127.0.0.1:1/none';
+  const database = createDatabase({ url, max: 1 });
+  t.teardown(() => database.close());
+  const redis = redisConnection('redis://127.0.0.1:1', 'producer');
+  const queue = ingestQueue(redis, 'cbdown');
+  queue.on('error', () => {}); // a queue closed before it ever connected reports it as an 'error'
+  t.teardown(async () => {
+    await queue.close().catch(() => {});
+    redis.disconnect();
+  });
+  const config = loadConfig({
+    DATABASE_URL: url,
+    REDIS_URL: 'redis://127.0.0.1:1',
+    BRIDGE_SECRET: 'metrics-down-secret-metrics-down-secret',
+  });
+  const app = await buildApp({ config, db: database.db, queue });
+  t.teardown(() => app.close());
+
+  const s = await scrape({ app });
+  t.same(find(s, 'bridge_queue_jobs'), [], 'no queue figures');
+  t.same(find(s, 'bridge_tenant_contacts'), [], 'no tenant figures');
+  t.ok(find(s, 'process_resident_memory_bytes').length === 1, 'the rest is there');
+});
+
+t.test('two apps in one process keep separate registries', async (t) => {
+  const a = await buildTestApp(t);
+  const b = await buildTestApp(t);
+  const auth = { api_key: 'only-a' };
+  await a.push(await a.createTenant(auth), [{ id: '1', name: 'One' }]);
+  await a.sync({ auth, meta: {} });
+  t.equal(valueOf(await scrape(a), 'bridge_contacts_served_total'), 1);
+  t.equal(valueOf(await scrape(b), 'bridge_contacts_served_total'), 0);
+
+  // Requests that match no route share one label rather than one series per URL.
+  await b.app.inject({ method: 'GET', url: '/no/such/thing' });
+  t.equal(valueOf(await scrape(b), 'http_request_duration_seconds_count', { route: 'unmatched', status_code: '404' }), 1);
+});
