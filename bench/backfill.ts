@@ -75,8 +75,10 @@ console.log(
   }),
 );
 
+// Emptied while its connection is still open; then closed.
+await workers.worker.close();
+await workers.queue.obliterate({ force: true });
 await workers.close();
-await workers.queue.obliterate({ force: true }).catch(() => {});
 await database.close();
 await sim.app.close();
 await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
