@@ -8,6 +8,7 @@ import errorHandler from './plugins/error-handler.js';
 import syncRoute from './sync/route.js';
 import adminRoutes from './admin/routes.js';
 import authValidationRoute from './tenants/auth-validation-route.js';
+import integrationRoute from './talkdesk/integration-route.js';
 import { Onboarding } from './tenants/onboarding.js';
 import type { Queue } from 'bullmq';
 import type { IngestControl } from '../workers/scheduler.js';
@@ -29,6 +30,8 @@ export interface AppDeps {
   logger?: FastifyBaseLogger;
   /** Shared with the workers in one process (server.ts); a fresh one when absent. */
   metrics?: Metrics;
+  /** Key and certificate (PEM) when the server speaks HTTPS itself (TLS_CERT_FILE/TLS_KEY_FILE). */
+  https?: { key: Buffer; cert: Buffer };
   /** This process runs the ingest workers too (ROLE=all): /readyz then checks Redis. */
   checkRedis?: boolean;
 }
@@ -52,8 +55,9 @@ declare module 'fastify' {
 }
 
 /** The app the server runs and the tests inject into: no listen(), no environment reads. */
-export async function buildApp({ config, db, connector, ingest, queue, logger, metrics = new Metrics(), checkRedis }: AppDeps) {
+export async function buildApp({ config, db, connector, ingest, queue, logger, metrics = new Metrics(), checkRedis, https }: AppDeps) {
   const app = Fastify({
+    ...(https ? { https } : {}),
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     // Talkdesk sends small bodies; the admin push raises its own limit on its route.
     bodyLimit: 1024 * 1024,
@@ -83,6 +87,7 @@ export async function buildApp({ config, db, connector, ingest, queue, logger, m
   await app.register(observability, { checkRedis });
   await app.register(syncRoute);
   await app.register(authValidationRoute);
+  await app.register(integrationRoute);
   await app.register(adminRoutes, { prefix: '/admin' });
   // The operators' HTML pages: the status page and the queue board.
   await app.register(import('./admin/status-page.js'));

@@ -17,6 +17,11 @@ export const ConfigSchema = Type.Object({
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'bearer token of the admin API; unset = the admin API refuses every call' }),
   ),
+  PUBLIC_URL: Type.Optional(
+    Type.String({ pattern: '^https?://', description: "the bridge's public base URL (HTTPS for Talkdesk), used in /talkdesk/integration.json" }),
+  ),
+  TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate: the server speaks HTTPS itself (with TLS_KEY_FILE)' })),
+  TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of TLS_CERT_FILE' })),
   SYNC_PATH: Type.String({ pattern: '^/', default: '/contact_sync', description: 'path of the Talkdesk contact-sync endpoint' }),
   SYNC_PAGE_SIZE: Type.Integer({ minimum: 1, maximum: 10000, default: 1000, description: 'contacts per sync page' }),
   DELETION_RESYNC_SECONDS: Type.Integer({
@@ -95,6 +100,9 @@ export class ConfigError extends Error {
 /** Reads the environment once; throws a ConfigError whose message names the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = loadEnv(ConfigSchema, env);
+  if ((config.TLS_CERT_FILE === undefined) !== (config.TLS_KEY_FILE === undefined)) {
+    throw new ConfigError('invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE go together (set both, or neither)');
+  }
   if (!isSupportedCountry(config.DEFAULT_PHONE_REGION)) {
     throw new ConfigError(
       `invalid configuration: DEFAULT_PHONE_REGION is not a region libphonenumber knows (got ${JSON.stringify(config.DEFAULT_PHONE_REGION)})`,

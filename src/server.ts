@@ -1,6 +1,6 @@
 // The process: read the configuration, connect, migrate, then run the API, the workers or both
 // (ROLE), and close gracefully on SIGTERM/SIGINT.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import closeWithGrace from 'close-with-grace';
 import { createLogger } from './logging.js';
 import { Metrics } from './metrics/registry.js';
@@ -69,6 +69,11 @@ if (config.ROLE === 'all' || config.ROLE === 'api') {
     metrics,
     // The workers share this process: readiness then includes the Redis they depend on.
     checkRedis: config.ROLE === 'all',
+    // Without a terminating proxy in front, the server speaks HTTPS itself (Talkdesk requires it).
+    https:
+      config.TLS_CERT_FILE && config.TLS_KEY_FILE
+        ? { cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) }
+        : undefined,
   });
   // Stop accepting first, let in-flight requests finish, then drop the queue connection.
   closers.unshift(async () => {
