@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL and Redis run on this machine (Debian): installs them from Debian's
+# packages when they are missing and we are root, starts them, and creates the role `bridge`
+# (password `bridge`, may create databases) with a database `bridge`. Used by .ci/run and by
+# `npm run demo` when no Docker engine answers. Elsewhere it says what to install.
+set -euo pipefail
+
+say() { printf '%s\n' "$*" >&2; }
+apt_updated=0
+apt_install() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    say "missing: $*. Install PostgreSQL 13+ and Redis 6+ (on Debian/Ubuntu: sudo apt-get install postgresql redis-server), or run a Docker engine."
+    exit 1
+  fi
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi; }
+
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then apt_install postgresql; fi
+  pg_version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+  if ! pg_lsclusters -h | grep -q "^$pg_version main"; then pg_createcluster "$pg_version" main >/dev/null; fi
+  pg_ctlcluster "$pg_version" main start 2>/dev/null || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+pg_isready -q -h 127.0.0.1 -p 5432 || { say "PostgreSQL does not answer on 127.0.0.1:5432"; exit 1; }
+as_postgres "psql -q -v ON_ERROR_STOP=1 -p 5432" <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bridge') THEN
+    CREATE ROLE bridge LOGIN PASSWORD 'bridge' CREATEDB;
+  END IF;
+END $$;
+SELECT 'CREATE DATABASE bridge OWNER bridge' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'bridge')\gexec
+SQL
+
+if ! redis-cli -p 6379 ping >/dev/null 2>&1; then
+  if ! command -v redis-server >/dev/null; then apt_install redis-server; fi
+  # BullMQ needs every key kept: noeviction.
+  redis-server --port 6379 --bind 127.0.0.1 --daemonize yes --save '' --appendonly no --maxmemory-policy noeviction
+  for _ in $(seq 1 30); do redis-cli -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+fi
+redis-cli -p 6379 ping >/dev/null || { say "Redis does not answer on 127.0.0.1:6379"; exit 1; }
+say "PostgreSQL: postgres://bridge:bridge@127.0.0.1:5432/bridge   Redis: redis://127.0.0.1:6379"
