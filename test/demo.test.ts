@@ -1,0 +1,43 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { postgresAdminUrl, testRedisUrl } from './helpers/services.js';
+
+// The newcomer's first command, end to end: `npm run demo -- --once` with 2,000 contacts on the
+// test PostgreSQL and Redis. It exits 0 only when every step checked out against the simulator.
+t.test('npm run demo -- --once shows contacts flowing and checks them against the simulator', async (t) => {
+  const adminUrl = await postgresAdminUrl();
+  const dbName = `cb_demo_${randomBytes(4).toString('hex')}`;
+  t.teardown(async () => {
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  });
+  const child = spawn('npm', ['run', '-s', 'demo', '--', '--once'], {
+    env: {
+      ...process.env,
+      DEMO_CONTACTS: '2000',
+      DEMO_DATABASE: dbName,
+      DATABASE_URL: adminUrl,
+      REDIS_URL: await testRedisUrl(),
+      PORT: '0',
+      DEMO_HUBSPOT_PORT: '0',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d));
+  const [code] = await once(child, 'exit');
+  t.equal(code, 0, 'exit status 0');
+  t.match(output, /✓ 204: the token verifies/);
+  t.match(output, /backfill complete in/);
+  t.match(output, /2 pages, 2,000 contacts/, 'the full sync pages through every contact');
+  t.match(output, /✓ every HubSpot contact delivered \(2,000\)/);
+  t.match(output, /✓ the 5 changed contacts arrived/);
+  t.match(output, /status page\s+http:\/\/127\.0\.0\.1:\d+\/admin/);
+  t.match(output, /demo: every step checked out/);
+  t.notMatch(output, /✗/);
+});
