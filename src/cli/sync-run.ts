@@ -59,7 +59,7 @@ export async function runSync(options: RunSyncOptions): Promise<SyncResult> {
   const started = performance.now();
   const contacts: Contact[] = [];
   let pages = 0;
-  let checkpoint: string | null = null;
+  let checkpoint: string | null;
   let offset: string | undefined;
   let context: unknown = null;
 

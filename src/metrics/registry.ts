@@ -100,6 +100,8 @@ export class Metrics {
     this.tenantRefreshMs = options.tenantRefreshMs ?? 30_000;
     this.collectTimeoutMs = options.collectTimeoutMs ?? 2_000;
     collectDefaultMetrics({ register: this.registry });
+    // prom-client calls collect() with `this` bound to the gauge; the gauges read this instance's sources.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const metrics = this;
 
     this.queueJobs = new Gauge({
