@@ -1,7 +1,8 @@
+import { runSync } from '../../src/cli/sync-run.js';
+
 /**
- * A Talkdesk-style synchronizer as the protocol describes it: follows next_offset (with the
- * same checkpoint and the returned context) until a page has none, and keeps the checkpoint of
- * the last page.
+ * A Talkdesk-style synchronizer as the protocol describes it: the project's own client
+ * (src/cli/sync-run.ts), driven through the app in-process instead of over the network.
  */
 export interface SyncRun {
   contacts: Array<Record<string, unknown> & { id: string }>;
@@ -14,24 +15,18 @@ export interface SyncRun {
 export type SyncCall = (body: unknown) => Promise<{ statusCode: number; body: any }>;
 
 export async function syncRun(call: SyncCall, auth: Record<string, unknown>, checkpoint?: string): Promise<SyncRun> {
-  const run: SyncRun = { contacts: [], pages: 0, checkpoint: undefined, pageCheckpoints: [] };
-  let offset: string | undefined;
-  let context: unknown = null;
-  for (;;) {
-    const meta: Record<string, unknown> = {};
-    if (checkpoint !== undefined) meta.synchronization_checkpoint = checkpoint;
-    if (offset !== undefined) {
-      meta.offset = offset;
-      meta.context = context;
-    }
-    const res = await call({ auth, meta });
-    if (res.statusCode !== 200) throw new Error(`sync page ${run.pages + 1}: ${res.statusCode} ${JSON.stringify(res.body)}`);
-    run.pages++;
-    run.contacts.push(...res.body.contacts);
-    run.pageCheckpoints.push(res.body.synchronization_checkpoint);
-    run.checkpoint = res.body.synchronization_checkpoint;
-    if (res.body.next_offset === undefined) return run;
-    offset = res.body.next_offset;
-    context = res.body.context ?? null;
-  }
+  // A fetch whose every request is one call of the sync endpoint (app.inject under the hood).
+  const fetchViaCall: typeof fetch = async (_url, init) => {
+    const res = await call(JSON.parse(String(init?.body)));
+    return new Response(JSON.stringify(res.body), { status: res.statusCode, headers: { 'content-type': 'application/json' } });
+  };
+  const pageCheckpoints: Array<string | undefined> = [];
+  const run = await runSync({
+    url: 'http://bridge.invalid/contact_sync',
+    auth,
+    checkpoint,
+    fetch: fetchViaCall,
+    onPage: (page) => pageCheckpoints.push(page.checkpoint ?? undefined),
+  });
+  return { contacts: run.contacts, pages: run.pages, checkpoint: run.checkpoint ?? undefined, pageCheckpoints };
 }
