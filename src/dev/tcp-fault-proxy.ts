@@ -124,8 +124,23 @@ export class TcpFaultProxy {
     pair.server = server;
     server.on('error', () => this.destroy(pair));
     server.on('close', () => this.destroy(pair));
-    pair.client.pipe(server);
-    server.pipe(pair.client);
+    this.forward(pair.client, server);
+    this.forward(server, pair.client);
+  }
+
+  /**
+   * Copies bytes one way. Not `pipe()`: its back-pressure resumes the source on the
+   * destination's 'drain', which would let bytes through a blackhole; here a source resumes on
+   * 'drain' only while the proxy is up.
+   */
+  private forward(from: net.Socket, to: net.Socket): void {
+    from.on('data', (chunk) => {
+      if (!to.write(chunk)) from.pause();
+    });
+    to.on('drain', () => {
+      if (this.currentMode === 'up') from.resume();
+    });
+    from.on('end', () => to.end());
   }
 
   private destroy(pair: Pair): void {
