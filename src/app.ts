@@ -59,8 +59,10 @@ export async function buildApp({ config, db, connector, ingest, queue, logger, m
   const app = Fastify({
     ...(https ? { https } : {}),
     ...(logger ? { loggerInstance: logger } : { logger: false }),
-    // Talkdesk sends small bodies; the admin push raises its own limit on its route.
-    bodyLimit: 1024 * 1024,
+    // Every route that reads a body sets its own limit (the sync endpoint, the admin routes); this
+    // is the limit of the rest (auth validation, the queue board's API), whose bodies are a few
+    // fields. The admin contacts push alone is large, by design, and raises it on its route.
+    bodyLimit: 16 * 1024,
     // One line per request instead, with the sync's tenant, kind and page (plugins/request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
+import type { ControllerHandlerReturnType } from '@bull-board/api/typings/app';
 import { adminAuth } from '../plugins/admin-auth.js';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
@@ -27,7 +28,7 @@ const queueBoard: FastifyPluginAsync = async (app) => {
     }
   });
 
-  const serverAdapter = new FastifyAdapter();
+  const serverAdapter = new BridgeBoardAdapter();
   serverAdapter.setBasePath(QUEUE_BOARD_PATH);
   createBullBoard({
     queues: [new BullMQAdapter(queue)],
@@ -36,5 +37,27 @@ const queueBoard: FastifyPluginAsync = async (app) => {
   });
   await app.register(serverAdapter.registerPlugin(), { prefix: QUEUE_BOARD_PATH });
 };
+
+/**
+ * Bull Board's error handler answers every error as `{ error: { key } }`. The errors Fastify
+ * raises before the board's handler runs are the client's (a body over the limit, JSON that does
+ * not parse, a content type it cannot read): those keep their 4xx and the bridge's
+ * `{ error, message }`, like on every other route. The board's own errors stay its own.
+ */
+class BridgeBoardAdapter extends FastifyAdapter {
+  override setErrorHandler(handler: Parameters<FastifyAdapter['setErrorHandler']>[0]): this {
+    return super.setErrorHandler((error) => {
+      const { statusCode, code } = error as Partial<FastifyError>;
+      if (statusCode !== undefined && statusCode >= 400 && statusCode < 500 && code?.startsWith('FST_')) {
+        const body =
+          code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+            ? { error: 'BODY_TOO_LARGE', message: 'the request body is over the queue board\'s limit' }
+            : { error: code, message: error.message };
+        return { status: statusCode as ControllerHandlerReturnType['status'], body };
+      }
+      return handler(error);
+    });
+  }
+}
 
 export default queueBoard;

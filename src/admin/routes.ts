@@ -6,7 +6,8 @@ import { adminAuth } from '../plugins/admin-auth.js';
 import { ContactSchema, TombstoneSchema, type ContactChange } from '../mirror/contact.js';
 import { InvalidChangeError, writeContacts } from '../mirror/writer.js';
 import { createTenant } from '../tenants/repository.js';
-import { ErrorSchema } from '../sync/schema.js';
+import { authObject, ErrorSchema } from '../sync/schema.js';
+import { NO_BODY_LIMIT, SMALL_BODY_LIMIT, PUSH_BODY_LIMIT, TenantName } from './limits.js';
 import tenantRoutes from './tenant-routes.js';
 
 const ContactNotFoundError = createError<[string]>('CONTACT_NOT_FOUND', 'no live contact with id %s', 404);
@@ -44,11 +45,12 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/tenants',
     {
+      bodyLimit: SMALL_BODY_LIMIT,
       schema: {
         summary: 'Register a tenant: fed through this API, or (crm) mirrored from a CRM account',
         body: Type.Object({
-          name: Type.String({ minLength: 1, maxLength: 200 }),
-          auth: Type.Object({}, { additionalProperties: true, description: 'exactly the auth object Talkdesk will send' }),
+          name: TenantName,
+          auth: authObject('exactly the auth object Talkdesk will send'),
           crm: Type.Optional(Type.Literal('hubspot', { description: 'verify the auth with this CRM and ingest its contacts' })),
         }),
         response: { 201: Type.Object({ id: Type.String() }), ...errors },
@@ -74,8 +76,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.put(
     '/tenants/:id/contacts',
     {
-      // 10,000 real contacts are about 4 MB; leave room for long fields.
-      bodyLimit: 32 * 1024 * 1024,
+      bodyLimit: PUSH_BODY_LIMIT,
       schema: {
         summary: 'Upsert or tombstone up to 10,000 contacts in one transaction',
         params: TenantParams,
@@ -97,6 +98,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/tenants/:id/contacts/:contactId',
     {
+      bodyLimit: NO_BODY_LIMIT,
       schema: {
         summary: 'Tombstone one contact',
         params: Type.Object({ id: TenantParams.properties.id, contactId: Type.String({ minLength: 1, maxLength: 512 }) }),

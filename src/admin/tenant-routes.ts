@@ -9,6 +9,7 @@ import { requestResync } from '../tenants/resync.js';
 import { ErrorSchema } from '../sync/schema.js';
 import { dedupId } from '../../workers/scheduler.js';
 import { getTenantSummary, listTenantSummaries, TenantSummarySchema } from './tenant-summary.js';
+import { NAME_BODY_LIMIT, NO_BODY_LIMIT, TenantName } from './limits.js';
 
 const uuid = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const Params = Type.Object({ id: Type.String({ pattern: uuid }) });
@@ -37,7 +38,8 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'List tenants with their ingest state',
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'default 50' })),
-          offset: Type.Optional(Type.Integer({ minimum: 0, description: 'default 0' })),
+          // Bounded: an offset past PostgreSQL's bigint (1e20) was a failed query, a 500.
+          offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'default 0' })),
         }),
         response: {
           200: Type.Object({ tenants: Type.Array(TenantSummarySchema), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
@@ -64,10 +66,11 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.patch(
     '/tenants/:id',
     {
+      bodyLimit: NAME_BODY_LIMIT,
       schema: {
         summary: 'Rename a tenant',
         params: Params,
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        body: Type.Object({ name: TenantName }, { additionalProperties: false }),
         response: { 200: TenantSummarySchema, ...errors },
       },
     },
@@ -84,7 +87,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/tenants/:id/pause',
-    { schema: { summary: 'Stop ingesting a tenant (its mirror keeps being served)', params: Params, response: { 200: StatusAnswer, ...errors } } },
+    { bodyLimit: NO_BODY_LIMIT, schema: { summary: 'Stop ingesting a tenant (its mirror keeps being served)', params: Params, response: { 200: StatusAnswer, ...errors } } },
     async (request) => {
       const { status } = await setStatus(request.params.id, () => 'paused');
       // A running pass stops after its current page (it checks the status between pages).
@@ -95,7 +98,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/tenants/:id/resume',
-    { schema: { summary: 'Resume ingesting a paused tenant', params: Params, response: { 200: StatusAnswer, ...errors } } },
+    { bodyLimit: NO_BODY_LIMIT, schema: { summary: 'Resume ingesting a paused tenant', params: Params, response: { 200: StatusAnswer, ...errors } } },
     async (request) => {
       const { tenant, status } = await setStatus(request.params.id, (current, backfilled) =>
         current === 'paused' ? (backfilled ? 'active' : 'backfilling') : current,
@@ -108,6 +111,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/tenants/:id/resync',
     {
+      bodyLimit: NO_BODY_LIMIT,
       schema: {
         summary: 'Backfill the tenant afresh; contacts the CRM no longer has are tombstoned when it completes',
         params: Params,
@@ -129,6 +133,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/tenants/:id',
     {
+      bodyLimit: NO_BODY_LIMIT,
       schema: {
         summary: 'Delete a tenant: its schedule, jobs, contacts and credentials',
         params: Params,

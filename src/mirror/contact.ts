@@ -1,15 +1,20 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-// PostgreSQL text cannot hold U+0000; refusing it here keeps a bad item a 400, not a failed write.
-const noNul = '^[^\\u0000]*$';
-const str = (maxLength: number) => Type.String({ maxLength, pattern: noNul });
+/**
+ * Text that PostgreSQL can store: no U+0000 (text cannot hold it) and no lone UTF-16 surrogate
+ * (the writer hands its batch to PostgreSQL as JSON, whose parser refuses an unpaired `\ud800`).
+ * Refusing them in the schema keeps a bad item a 400, not a failed write. TypeBox compiles
+ * patterns without the `u` flag, so this reads UTF-16 code units and pairs them itself.
+ */
+export const STORABLE_TEXT = '^(?:[^\\u0000\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])*$';
+const str = (maxLength: number) => Type.String({ maxLength, pattern: STORABLE_TEXT });
 const strList = Type.Array(str(2048), { maxItems: 100 });
 
 /** A contact in Talkdesk's shape: the response of the sync endpoint and the body of the admin push. */
 export const ContactSchema = Type.Object(
   {
-    id: Type.String({ minLength: 1, maxLength: 512, pattern: noNul }),
-    name: Type.String({ minLength: 1, maxLength: 2048, pattern: noNul }),
+    id: Type.String({ minLength: 1, maxLength: 512, pattern: STORABLE_TEXT }),
+    name: Type.String({ minLength: 1, maxLength: 2048, pattern: STORABLE_TEXT }),
     company: Type.Optional(str(2048)),
     title: Type.Optional(str(2048)),
     emails: Type.Optional(strList),

@@ -13,6 +13,10 @@ export default fp(
       if (err.validation) {
         return reply.code(400).send({ error: 'INVALID_REQUEST', message: err.message });
       }
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        const limit = request.routeOptions.bodyLimit;
+        return reply.code(413).send({ error: 'BODY_TOO_LARGE', message: `the request body is over this route's limit of ${limit} bytes` });
+      }
       const status = err.statusCode ?? 500;
       // Client errors, and a 503 a domain error chose (a CRM that cannot verify right now).
       if ((status >= 400 && status < 500) || (status === 503 && err.code)) {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { resolveTenant } from '../tenants/resolve.js';
-import { ErrorSchema, SyncRequestSchema, SyncResponseSchema } from './schema.js';
+import { ErrorSchema, SYNC_BODY_LIMIT, SyncRequestSchema, SyncResponseSchema } from './schema.js';
 import { syncPage } from './sync-page.js';
 
 /** POST /contact_sync (SYNC_PATH): answered from the mirror only, never from the CRM or Redis. */
@@ -9,6 +9,7 @@ const syncRoute: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     config.SYNC_PATH,
     {
+      bodyLimit: SYNC_BODY_LIMIT,
       schema: {
         summary: 'Talkdesk contact synchronization: one page of a sync run',
         body: SyncRequestSchema,

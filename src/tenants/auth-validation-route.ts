@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ErrorSchema } from '../sync/schema.js';
+import { AuthSchema, ErrorSchema } from '../sync/schema.js';
 import { resolveTenant } from './resolve.js';
 
 /**
@@ -15,7 +15,7 @@ const authValidationRoute: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         summary: 'Talkdesk auth validation: 204 when the credentials verify with the CRM, 401 otherwise',
-        body: Type.Object({ auth: Type.Object({}, { additionalProperties: true }) }),
+        body: Type.Object({ auth: AuthSchema }),
         response: { 204: Type.Null(), '4xx': ErrorSchema, '5xx': ErrorSchema },
       },
     },
