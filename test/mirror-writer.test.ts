@@ -138,12 +138,12 @@ t.test('a batch is one transaction: a failure writes nothing', async (t) => {
   });
 });
 
-t.test('arrays, unicode and quotes survive the batch statement exactly', async (t) => {
+t.test('arrays, unicode, quotes and COPY\'s own special characters survive the batch exactly', async (t) => {
   const { db, tenantId } = await setup(t);
   const odd = {
-    id: 'ü-"quoted"-\\slash-😀',
-    name: 'Zoë "Q" O\'Brien, {braces}',
-    emails: ['a,b@example.com', '"x"@example.com', 'NULL', '{}'],
+    id: 'ü-"quoted"-\\slash-😀\ttab',
+    name: 'Zoë "Q" O\'Brien, {braces} \\N back\\slash\nnew line\r\tend',
+    emails: ['a,b@example.com', '"x"@example.com', 'NULL', '{}', 'tab\there', 'back\\slash\\"', 'line\nbreak', '\\N'],
     phones: ['+351 21 000 0000'],
     websites: ['https://example.com/a?b=c&d'],
   };
@@ -152,4 +152,21 @@ t.test('arrays, unicode and quotes survive the batch statement exactly', async (
   t.equal(r.name, odd.name);
   t.same(r.emails, odd.emails);
   t.same(await writeContacts(db, tenantId, [odd]), { inserted: 0, updated: 0, unchanged: 1, deleted: 0 });
+});
+
+t.test('contacts and tombstones in one batch share one timestamp', async (t) => {
+  const { db, tenantId } = await setup(t);
+  await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }, { id: 'b', name: 'B' }]);
+  t.same(await writeContacts(db, tenantId, [{ id: 'a', deleted: true }, { id: 'c', name: 'C' }, { id: 'b', name: 'B' }, { id: 'zz', deleted: true }]), {
+    inserted: 1,
+    updated: 0,
+    unchanged: 2,
+    deleted: 1,
+  });
+  const after = await rows(db, tenantId);
+  t.equal(after.get('a')!.deleted_at, after.get('a')!.updated_at);
+  t.equal(after.get('c')!.updated_at, after.get('a')!.updated_at, 'one write, one time');
+  t.ok(after.get('b')!.updated_at < after.get('c')!.updated_at, 'the unchanged contact kept its time');
+  const { rows: tenant } = await db.execute<{ last: string }>(sql`SELECT last_change_at::text AS last FROM tenants WHERE id = ${tenantId}`);
+  t.equal(tenant[0]!.last, after.get('c')!.updated_at);
 });

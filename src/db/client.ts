@@ -2,7 +2,8 @@ import pg from 'pg';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as schema from './schema.js';
 
-export type Db = NodePgDatabase<typeof schema>;
+// With the pool it runs on: the mirror writer takes a client of its own from it for COPY.
+export type Db = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 /** A drizzle database or an open transaction: data-access functions take either, the caller owns the boundary. */
 export type Executor = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
 

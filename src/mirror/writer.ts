@@ -1,6 +1,14 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { sql } from 'drizzle-orm';
-import type { Db, Executor } from '../db/client.js';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import type pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { isDatabaseUnavailable } from '../db/availability.js';
+import type { Db } from '../db/client.js';
+import * as schema from '../db/schema.js';
 import { TenantNotFoundError } from '../tenants/errors.js';
+import { copyArrayField, copyField } from './copy-format.js';
 import { isTombstone, normalizeContact, type ContactChange } from './contact.js';
 
 /** A change as the writer takes it: a contact (optionally with the CRM's own change time) or a tombstone. */
@@ -48,92 +56,154 @@ export async function writeContacts(
   changes: readonly MirrorChange[],
   alsoInTransaction?: (tx: Transaction, counts: WriteCounts) => Promise<void>,
 ): Promise<WriteCounts> {
-  const items = prepareBatch(changes);
-  return db.transaction(async (tx) => {
-    const counts = await applyBatch(tx, tenantId, items);
-    if (alsoInTransaction) await alsoInTransaction(tx, counts);
-    return counts;
-  });
+  const batch = prepareBatch(changes);
+  // A client of our own rather than db.transaction: the batch is streamed with COPY, which needs
+  // the pg client itself, and it must be the one the transaction runs on.
+  const client = await db.$client.connect();
+  let failure: Error | undefined;
+  try {
+    return await drizzle(client, { schema }).transaction(async (tx) => {
+      const counts = await applyBatch(tx, client, tenantId, batch);
+      if (alsoInTransaction) await alsoInTransaction(tx, counts);
+      return counts;
+    });
+  } catch (err) {
+    // A client whose connection broke must not go back to the pool.
+    if (isDatabaseUnavailable(err)) failure = err as Error;
+    throw err;
+  } finally {
+    client.release(failure);
+  }
+}
+
+interface PreparedBatch {
+  /** The live contacts as COPY text rows, in the column order of mirror_batch. */
+  rows: string[];
+  /** Ids to tombstone. */
+  tombstones: string[];
+  size: number;
 }
 
 /** Last item for an id wins; contacts are normalized; a blank name is refused with its index. */
-function prepareBatch(changes: readonly MirrorChange[]): Record<string, unknown>[] {
-  const byId = new Map<string, Record<string, unknown>>();
+function prepareBatch(changes: readonly MirrorChange[]): PreparedBatch {
+  const byId = new Map<string, string | null>();
   changes.forEach((change, index) => {
+    if (change.id.includes('\0')) throw new InvalidChangeError(index, 'id must not contain U+0000');
+    byId.delete(change.id);
     if (isTombstone(change)) {
-      byId.delete(change.id);
-      byId.set(change.id, { id: change.id, deleted: true });
+      byId.set(change.id, null);
       return;
     }
     const contact = normalizeContact(change);
     if (!contact) throw new InvalidChangeError(index, 'name must not be blank');
-    byId.delete(change.id);
-    byId.set(change.id, { ...contact, deleted: false, source_updated_at: change.source_updated_at ?? null });
+    const row = [
+      copyField(contact.id),
+      copyField(contact.name),
+      copyField(contact.company),
+      copyField(contact.title),
+      copyArrayField(contact.emails),
+      copyArrayField(contact.phones),
+      copyField(contact.photo_url),
+      copyField(contact.address),
+      copyArrayField(contact.websites),
+      copyField(contact.twitter),
+      copyField(contact.url),
+      copyField(change.source_updated_at),
+    ].join('\t');
+    // PostgreSQL text cannot hold U+0000; refused here so it is this item's 400, not a failed COPY.
+    if (row.includes('\0')) throw new InvalidChangeError(index, 'text must not contain U+0000');
+    byId.set(change.id, row);
   });
-  return [...byId.values()];
+  const rows: string[] = [];
+  const tombstones: string[] = [];
+  for (const [id, row] of byId) {
+    if (row === null) tombstones.push(id);
+    else rows.push(row);
+  }
+  return { rows, tombstones, size: byId.size };
 }
 
-async function applyBatch(tx: Executor, tenantId: string, items: Record<string, unknown>[]): Promise<WriteCounts> {
+/** Connections that already have the session's staging table. */
+const staged = new WeakSet<pg.PoolClient>();
+
+async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: string, batch: PreparedBatch): Promise<WriteCounts> {
   const lock = await tx.execute(sql`SELECT 1 FROM tenants WHERE id = ${tenantId} FOR UPDATE`);
   if (lock.rowCount === 0) throw new TenantNotFoundError(tenantId);
-  if (items.length === 0) return { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
+  if (batch.size === 0) return { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
+  // Read only now that the lock is held: see the invariant above.
+  const { rows: tsRows } = await tx.execute<{ ts: string }>(sql`
+    SELECT greatest(clock_timestamp(), last_change_at + interval '1 microsecond')::text AS ts
+    FROM tenants WHERE id = ${tenantId}`);
+  const ts = tsRows[0]!.ts;
 
-  // One statement for the whole batch: the items travel as one JSON parameter (no limit on
-  // the number of bind parameters), the timestamp is read after the lock above was granted,
-  // and every part sees the same snapshot. Content columns are compared with IS DISTINCT FROM
-  // so NULLs compare equal; source_updated_at alone changing is not a change Talkdesk needs.
-  const result = await tx.execute<{ inserted: string; updated: string; deleted: string }>(sql`
-    WITH ts AS (
-      SELECT greatest(clock_timestamp(), last_change_at + interval '1 microsecond') AS ts
-      FROM tenants WHERE id = ${tenantId}
-    ),
-    input AS (
-      SELECT * FROM json_to_recordset(${JSON.stringify(items)}::json) AS x(
-        id text, deleted boolean, name text, company text, title text, emails text[], phones text[],
-        photo_url text, address text, websites text[], twitter text, url text, source_updated_at timestamptz)
-    ),
-    up AS (
-      INSERT INTO contacts AS c (tenant_id, id, name, company, title, emails, phones, photo_url, address,
-                                 websites, twitter, url, source_updated_at, updated_at, deleted_at)
-      SELECT ${tenantId}, i.id, i.name, i.company, i.title, i.emails, i.phones, i.photo_url, i.address,
-             i.websites, i.twitter, i.url, i.source_updated_at, ts.ts, NULL
-      FROM input i CROSS JOIN ts
-      WHERE NOT i.deleted
-      ON CONFLICT (tenant_id, id) DO UPDATE SET
-        name = excluded.name, company = excluded.company, title = excluded.title, emails = excluded.emails,
-        phones = excluded.phones, photo_url = excluded.photo_url, address = excluded.address,
-        websites = excluded.websites, twitter = excluded.twitter, url = excluded.url,
-        source_updated_at = excluded.source_updated_at, updated_at = excluded.updated_at, deleted_at = NULL
-      WHERE (c.name, c.company, c.title, c.emails, c.phones, c.photo_url, c.address, c.websites, c.twitter,
-             c.url, c.deleted_at)
-        IS DISTINCT FROM
-            (excluded.name, excluded.company, excluded.title, excluded.emails, excluded.phones,
-             excluded.photo_url, excluded.address, excluded.websites, excluded.twitter, excluded.url,
-             NULL::timestamptz)
-      RETURNING (xmax = 0) AS inserted
-    ),
-    del AS (
-      UPDATE contacts c SET deleted_at = ts.ts, updated_at = ts.ts
-      FROM ts, input i
-      WHERE c.tenant_id = ${tenantId} AND c.id = i.id AND i.deleted AND c.deleted_at IS NULL
-      RETURNING 1
-    ),
-    counts AS (
-      SELECT (SELECT count(*) FROM up WHERE inserted) AS inserted,
-             (SELECT count(*) FROM up WHERE NOT inserted) AS updated,
-             (SELECT count(*) FROM del) AS deleted
-    ),
-    bump AS (
-      UPDATE tenants t SET last_change_at = ts.ts
-      FROM ts, counts
-      WHERE t.id = ${tenantId} AND counts.inserted + counts.updated + counts.deleted > 0
-      RETURNING 1
-    )
-    SELECT inserted, updated, deleted, (SELECT count(*) FROM bump) AS bumped FROM counts
-  `);
-  const row = result.rows[0]!;
-  const inserted = Number(row.inserted);
-  const updated = Number(row.updated);
-  const deleted = Number(row.deleted);
-  return { inserted, updated, deleted, unchanged: items.length - inserted - updated - deleted };
+  let inserted = 0;
+  let updated = 0;
+  if (batch.rows.length > 0) {
+    await stage(tx, client, batch.rows);
+    // The anti-join drops rows whose content is what is stored before the INSERT sees them: an
+    // unchanged contact is then only read, where ON CONFLICT DO UPDATE would lock (write) it.
+    // The conflict clause stays for the rows that do change. Content columns are compared with
+    // IS DISTINCT FROM so NULLs compare equal; source_updated_at alone changing is not a change
+    // Talkdesk needs.
+    const { rows } = await tx.execute<{ inserted: string; updated: string }>(sql`
+      WITH up AS (
+        INSERT INTO contacts AS c (tenant_id, id, name, company, title, emails, phones, photo_url, address,
+                                   websites, twitter, url, source_updated_at, updated_at, deleted_at)
+        SELECT ${tenantId}, b.id, b.name, b.company, b.title, b.emails, b.phones, b.photo_url, b.address,
+               b.websites, b.twitter, b.url, b.source_updated_at, ${ts}::timestamptz, NULL
+        FROM mirror_batch b
+        -- LATERAL with LIMIT 1 keeps this a primary-key lookup per row whatever the statistics say:
+        -- the staging table never has any, and a hash join would read the whole tenant.
+        LEFT JOIN LATERAL (
+          SELECT true AS live, o.name, o.company, o.title, o.emails, o.phones, o.photo_url, o.address, o.websites, o.twitter, o.url
+          FROM contacts o
+          WHERE o.tenant_id = ${tenantId} AND o.id = b.id AND o.deleted_at IS NULL
+          LIMIT 1
+        ) o ON true
+        WHERE o.live IS NULL
+           OR (o.name, o.company, o.title, o.emails, o.phones, o.photo_url, o.address, o.websites, o.twitter, o.url)
+              IS DISTINCT FROM
+              (b.name, b.company, b.title, b.emails, b.phones, b.photo_url, b.address, b.websites, b.twitter, b.url)
+        ON CONFLICT (tenant_id, id) DO UPDATE SET
+          name = excluded.name, company = excluded.company, title = excluded.title, emails = excluded.emails,
+          phones = excluded.phones, photo_url = excluded.photo_url, address = excluded.address,
+          websites = excluded.websites, twitter = excluded.twitter, url = excluded.url,
+          source_updated_at = excluded.source_updated_at, updated_at = excluded.updated_at, deleted_at = NULL
+        RETURNING (xmax = 0) AS inserted
+      )
+      SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`);
+    inserted = Number(rows[0]!.inserted);
+    updated = Number(rows[0]!.updated);
+  }
+
+  let deleted = 0;
+  if (batch.tombstones.length > 0) {
+    const result = await tx.execute(sql`
+      UPDATE contacts SET deleted_at = ${ts}::timestamptz, updated_at = ${ts}::timestamptz
+      WHERE tenant_id = ${tenantId} AND id = ANY(${sql.param(batch.tombstones)}::text[]) AND deleted_at IS NULL`);
+    deleted = result.rowCount ?? 0;
+  }
+
+  if (inserted + updated + deleted > 0) {
+    await tx.execute(sql`UPDATE tenants SET last_change_at = ${ts}::timestamptz WHERE id = ${tenantId}`);
+  }
+  return { inserted, updated, deleted, unchanged: batch.size - inserted - updated - deleted };
+}
+
+/**
+ * Streams the rows into the session's staging table. It is emptied at every commit (ON COMMIT
+ * DELETE ROWS), which PostgreSQL skips for transactions that never touched it, so the pooled
+ * connection's other work pays nothing for it.
+ */
+async function stage(tx: Transaction, client: pg.PoolClient, rows: string[]): Promise<void> {
+  if (!staged.has(client)) {
+    await tx.execute(sql`
+      CREATE TEMP TABLE IF NOT EXISTS mirror_batch (
+        id text COLLATE "C", name text, company text, title text, emails text[], phones text[],
+        photo_url text, address text, websites text[], twitter text, url text, source_updated_at timestamptz
+      ) ON COMMIT DELETE ROWS`);
+    staged.add(client);
+  }
+  const copy = client.query(copyStreams.from('COPY mirror_batch FROM STDIN'));
+  await pipeline(Readable.from([rows.join('\n') + '\n']), copy);
 }
