@@ -26,6 +26,7 @@ t.test('one line per request with tenant, kind, page, contacts and duration; no 
   const first = await h.sync({ auth, meta: {} });
   const second = await h.sync({ auth, meta: { offset: first.body.next_offset, context: null } });
   t.equal(second.body.next_offset, undefined, 'two pages');
+  t.match(second.headers['server-timing'], /^app;dur=\d+\.\d\d$/, "the server's own time is in Server-Timing");
   await h.sync({ auth, meta: { synchronization_checkpoint: second.body.synchronization_checkpoint } });
   const refused = await h.app.inject({ method: 'GET', url: '/admin/tenants', headers: { authorization: `Bearer ${wrongAdmin}` } });
   t.equal(refused.statusCode, 401);

@@ -20,13 +20,18 @@ declare module 'fastify' {
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * One log line per request, written when the answer is sent, instead of Fastify's two (incoming
+ * A Server-Timing header on every answer, and one log line per request, written when the answer is sent, instead of Fastify's two (incoming
  * / completed, which the app turns off): what an operator greps for is in a single JSON object,
  * the request id (`reqId`) included. Secrets never get here: see logging.ts for the redaction.
  */
 export default fp(
   async function requestLog(app: FastifyInstance) {
     app.decorateRequest('syncLog', null);
+    // The server's own time for the answer (routing, handler, database, serialization), so a
+    // client measuring latency can tell the network and its own parsing apart from ours.
+    app.addHook('onSend', async (_request, reply) => {
+      reply.header('server-timing', `app;dur=${reply.elapsedTime.toFixed(2)}`);
+    });
     app.addHook('onResponse', async (request, reply) => {
       const line = {
         method: request.method,
