@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Test } from 'tap';
-import { createDatabase, type Database } from '../../src/db/client.js';
+import { createDatabase, type Database, type DatabaseOptions } from '../../src/db/client.js';
+import { TcpFaultProxy } from '../../src/dev/tcp-fault-proxy.js';
 import { runMigrations } from '../../src/db/migrate.js';
 import { postgresAdminUrl } from './services.js';
 
@@ -33,4 +34,47 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
   } finally {
     await client.end();
   }
+}
+
+export interface ProxiedDatabase extends Database {
+  /** The proxy between this pool and PostgreSQL: `setMode` injects an outage for this pool alone. */
+  proxy: TcpFaultProxy;
+  /** The database's URL through the proxy. */
+  url: string;
+}
+
+/**
+ * A second pool on `database`, through a TCP fault proxy, so a test can cut PostgreSQL off from
+ * its app or workers without touching the server other tests share. In teardown the proxy is
+ * put back up before the pool closes (closing waits for each connection to say goodbye).
+ */
+export async function databaseBehindProxy(
+  t: Test,
+  database: TestDatabase,
+  options: Omit<DatabaseOptions, 'url'> = {},
+): Promise<ProxiedDatabase> {
+  const target = new URL(database.url);
+  const proxy = await TcpFaultProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
+  t.teardown(() => proxy.close());
+  const url = proxy.rewrite(database.url);
+  const proxied = createDatabase({ applicationName: 'contact-bridge-proxied', ...options, url });
+  t.teardown(() => proxied.close());
+  t.teardown(() => proxy.setMode('up'));
+  return { ...proxied, proxy, url };
+}
+
+/**
+ * What a PostgreSQL restart does to a database's clients: every backend of that database (and
+ * of no other) is terminated. Connects directly, not through any proxy. Returns how many.
+ */
+export async function terminateBackends(database: TestDatabase): Promise<number> {
+  const admin = await postgresAdminUrl();
+  const name = new URL(database.url).pathname.slice(1);
+  return withClient(admin, async (c) => {
+    const res = await c.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [name],
+    );
+    return res.rowCount ?? 0;
+  });
 }
