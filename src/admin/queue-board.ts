@@ -28,7 +28,7 @@ const queueBoard: FastifyPluginAsync = async (app) => {
     }
   });
 
-  const serverAdapter = new BridgeBoardAdapter();
+  const serverAdapter = new BridgeBoardAdapter(app.initialConfig.bodyLimit ?? 1024 * 1024);
   serverAdapter.setBasePath(QUEUE_BOARD_PATH);
   createBullBoard({
     queues: [new BullMQAdapter(queue)],
@@ -45,13 +45,18 @@ const queueBoard: FastifyPluginAsync = async (app) => {
  * `{ error, message }`, like on every other route. The board's own errors stay its own.
  */
 class BridgeBoardAdapter extends FastifyAdapter {
+  /** The board's routes set no limit of their own: the app's default is theirs. */
+  constructor(private readonly bodyLimit: number) {
+    super();
+  }
+
   override setErrorHandler(handler: Parameters<FastifyAdapter['setErrorHandler']>[0]): this {
     return super.setErrorHandler((error) => {
       const { statusCode, code } = error as Partial<FastifyError>;
       if (statusCode !== undefined && statusCode >= 400 && statusCode < 500 && code?.startsWith('FST_')) {
         const body =
           code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-            ? { error: 'BODY_TOO_LARGE', message: 'the request body is over the queue board\'s limit' }
+            ? { error: 'BODY_TOO_LARGE', message: `the request body is over this route's limit of ${this.bodyLimit} bytes` }
             : { error: code, message: error.message };
         return { status: statusCode as ControllerHandlerReturnType['status'], body };
       }

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Test } from 'tap';
+import { ingestQueue, redisConnection } from '../../workers/queues.js';
+import { buildTestApp, type TestApp } from './app.js';
+import { testRedisUrl } from './services.js';
+
+export interface AppRoute {
+  method: string;
+  /** The route's pattern as registered: `/admin/tenants/:id`, `/docs/*`. */
+  url: string;
+}
+
+// One line of printRoutes({ commonPrefix: false }): tree drawing, a path segment, its methods.
+const LINE = /^((?:│ {3}| {4})*)[├└]── (.+?)(?: \(([^)]*)\))?$/;
+
+/**
+ * Every route the app answers, read from its router, so that a test iterating over them covers a
+ * route added later without being told about it. HEAD routes Fastify adds for GET are listed too.
+ */
+export function appRoutes(app: FastifyInstance): AppRoute[] {
+  const routes: AppRoute[] = [];
+  const prefixes: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = LINE.exec(line);
+    if (!m) continue;
+    const depth = m[1]!.length / 4;
+    const url = (prefixes[depth - 1] ?? '') + m[2]!;
+    prefixes[depth] = url;
+    prefixes.length = depth + 1;
+    for (const method of (m[3] ?? '').split(',').map((s) => s.trim())) {
+      if (method && method !== '-') routes.push({ method, url });
+    }
+  }
+  if (routes.length === 0) throw new Error(`no routes read from printRoutes:\n${app.printRoutes()}`);
+  return routes;
+}
+
+/** A concrete path for a route pattern: each `:param` (and a trailing `*`) from `values`. */
+export function fillPath(url: string, values: Record<string, string>): string {
+  return url
+    .replace(/:(\w+)/g, (_, name: string) => {
+      const value = values[name];
+      if (value === undefined) throw new Error(`no value for :${name} in ${url}`);
+      return encodeURIComponent(value);
+    })
+    .replace(/\*$/, values['*'] ?? 'anything');
+}
+
+/**
+ * The app with an ingest queue of its own (obliterated in teardown), so that the queue board's
+ * routes exist too; no workers run, so nothing consumes its jobs.
+ */
+export async function buildAppWithQueue(t: Test, env: Record<string, string> = {}): Promise<TestApp> {
+  const redisUrl = await testRedisUrl();
+  return buildTestApp(t, { REDIS_URL: redisUrl, ...env }, async () => {
+    const connection = redisConnection(redisUrl, 'worker');
+    const queue = ingestQueue(connection, `cbtest${randomBytes(4).toString('hex')}`);
+    t.teardown(async () => {
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+      connection.disconnect();
+    });
+    return { queue };
+  });
+}
