@@ -11,7 +11,10 @@ export interface AppRoute {
   url: string;
 }
 
-// One line of printRoutes({ commonPrefix: false }): tree drawing, a path segment, its methods.
+// One line of printRoutes(): tree drawing, the node's part of the path, the methods routed there.
+// The default (common-prefix) tree prints every radix node, so a path is its ancestors' parts
+// joined; with commonPrefix: false find-my-way drops the parent's part of a wildcard (`/docs/*`
+// for `/docs/static/*`).
 const LINE = /^((?:│ {3}| {4})*)[├└]── (.+?)(?: \(([^)]*)\))?$/;
 
 /**
@@ -21,7 +24,7 @@ const LINE = /^((?:│ {3}| {4})*)[├└]── (.+?)(?: \(([^)]*)\))?$/;
 export function appRoutes(app: FastifyInstance): AppRoute[] {
   const routes: AppRoute[] = [];
   const prefixes: string[] = [];
-  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+  for (const line of app.printRoutes().split('\n')) {
     const m = LINE.exec(line);
     if (!m) continue;
     const depth = m[1]!.length / 4;
