@@ -12,8 +12,7 @@ import { runMigrations } from './db/migrate.js';
 import { createConnector } from './crm/create-connector.js';
 import { deriveKeys } from './tenants/keys.js';
 import { startWorkers } from '../workers/index.js';
-import { ingestQueue, redisConnection } from '../workers/queues.js';
-import { IngestScheduler } from '../workers/scheduler.js';
+import { connectApiQueue } from '../workers/api-queue.js';
 
 // A local .env (see .env.example) is a convenience for development; real environment variables win.
 if (existsSync('.env')) process.loadEnvFile('.env');
@@ -56,9 +55,7 @@ if (config.ROLE === 'all' || config.ROLE === 'worker') {
 
 if (config.ROLE === 'all' || config.ROLE === 'api') {
   // The API only adds jobs; its Redis connection fails fast so a Redis outage never holds a request.
-  const producer = redisConnection(config.REDIS_URL, 'producer');
-  const queue = ingestQueue(producer, config.QUEUE_PREFIX);
-  const ingest = new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000);
+  const { queue, ingest, close: closeQueue } = connectApiQueue(config.REDIS_URL, config.QUEUE_PREFIX, config.SYNC_INTERVAL_SECONDS * 1000);
   const app = await buildApp({
     config,
     db: database.db,
@@ -78,8 +75,7 @@ if (config.ROLE === 'all' || config.ROLE === 'api') {
   // Stop accepting first, let in-flight requests finish, then drop the queue connection.
   closers.unshift(async () => {
     await app.close();
-    await queue.close().catch(() => {});
-    producer.disconnect();
+    await closeQueue();
   });
   await app.listen({ port: config.PORT, host: config.HOST });
 }

@@ -8,7 +8,9 @@ import { createConnector } from '../../src/crm/create-connector.js';
 import { deriveKeys } from '../../src/tenants/keys.js';
 import type { Metrics } from '../../src/metrics/registry.js';
 import { startWorkers, type RunningWorkers } from '../../workers/index.js';
-import { ingestQueue, redisConnection } from '../../workers/queues.js';
+import type { Queue } from 'bullmq';
+import { connectApiQueue } from '../../workers/api-queue.js';
+import { ingestQueue, redisConnection, type IngestJob, type IngestResult } from '../../workers/queues.js';
 import { IngestScheduler } from '../../workers/scheduler.js';
 import { buildTestApp, type TestApp } from './app.js';
 import { testRedisUrl } from './services.js';
@@ -34,6 +36,20 @@ export interface IngestStack extends TestApp {
   env: Record<string, string>;
   /** Starts another worker set on the same queue (a second process, as far as BullMQ can tell). */
   startMoreWorkers(): Promise<RunningWorkers>;
+  /** The ingest queue on a connection of the test's own, straight to Redis (never through REDIS_URL's proxy). */
+  directQueue: Queue<IngestJob, IngestResult>;
+}
+
+export interface IngestStackOptions {
+  workers?: boolean;
+  metrics?: Metrics;
+  /**
+   * Give the app its queue as src/server.ts does (connectApiQueue on REDIS_URL, failing fast),
+   * instead of one on the test's own connection; for tests that take Redis away from the app.
+   */
+  serverQueue?: boolean;
+  /** /readyz checks Redis too, as in a process that runs the workers (ROLE=all). */
+  checkRedis?: boolean;
 }
 
 /**
@@ -44,7 +60,7 @@ export async function buildIngestStack(
   t: Test,
   sim: Sim,
   env: Record<string, string> = {},
-  { workers: withWorkers = true, metrics }: { workers?: boolean; metrics?: Metrics } = {},
+  { workers: withWorkers = true, metrics, serverQueue = false, checkRedis }: IngestStackOptions = {},
 ): Promise<IngestStack> {
   const redisUrl = await testRedisUrl();
   const fullEnv = {
@@ -58,19 +74,27 @@ export async function buildIngestStack(
   };
   let deps!: { config: import('../../src/config.js').Config; database: import('./database.js').TestDatabase };
   const producer = redisConnection(redisUrl, 'worker');
+  let directQueue!: Queue<IngestJob, IngestResult>;
   const h = await buildTestApp(t, fullEnv, async (config, database) => {
     deps = { config, database };
     const queue = ingestQueue(producer, config.QUEUE_PREFIX);
+    directQueue = queue;
     t.teardown(async () => {
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close();
       producer.disconnect();
     });
+    if (serverQueue) {
+      const api = connectApiQueue(config.REDIS_URL, config.QUEUE_PREFIX, config.SYNC_INTERVAL_SECONDS * 1000);
+      t.teardown(() => api.close());
+      return { connector: createConnector(config, { onResponse: metrics?.countCrmResponse }), ingest: api.ingest, queue: api.queue, metrics, checkRedis };
+    }
     return {
       connector: createConnector(config, { onResponse: metrics?.countCrmResponse }),
       ingest: new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000),
       queue,
       metrics,
+      checkRedis,
     };
   });
   const start = async () => {
@@ -88,7 +112,7 @@ export async function buildIngestStack(
     t.teardown(() => workers.close());
     return workers;
   };
-  return { ...h, workers: withWorkers ? await start() : undefined, env: fullEnv, startMoreWorkers: start };
+  return { ...h, workers: withWorkers ? await start() : undefined, env: fullEnv, startMoreWorkers: start, directQueue };
 }
 
 /** Polls until `check` returns true (bounded): ingest is asynchronous by nature. */
