@@ -199,7 +199,7 @@ t.test('without the admin token no admin route answers or changes anything', asy
 });
 
 /** A body that would change B if the route ran. */
-function hostileBody(route: AppRoute): { payload?: unknown } {
+function hostileBody(route: AppRoute): { payload?: object } {
   if (route.method === 'GET' || route.method === 'HEAD') return {};
   if (route.url.endsWith('/contacts')) return { payload: [{ id: 'bravo-contact-1', deleted: true }] };
   if (route.url.endsWith('/add')) return { payload: { name: 'incremental', data: { kind: 'incremental', tenantId: 'x' } } };
