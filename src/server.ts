@@ -27,7 +27,13 @@ try {
 }
 
 const log = createLogger(config.LOG_LEVEL);
-const database = createDatabase({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
+// Named per process, so pg_stat_activity (and pg_locks joined to it) tells which process holds
+// which connection, and which tenant's ingest lock.
+const database = createDatabase({
+  url: config.DATABASE_URL,
+  max: config.DATABASE_POOL_SIZE,
+  applicationName: `contact-bridge ${config.ROLE} ${process.pid}`,
+});
 if (config.MIGRATE_ON_START) await runMigrations(database.db);
 // One registry for the API and the workers of this process: /metrics shows both.
 const metrics = new Metrics();

@@ -37,7 +37,7 @@ export interface IngestDeps {
 }
 
 /** Advisory-lock namespace of ingest jobs (the first key of pg_try_advisory_lock(int, int)). */
-const INGEST_LOCK = 0x1c6e;
+export const INGEST_LOCK = 0x1c6e;
 const BUSY_RETRY_MS = 5_000;
 // A job moved back to delayed must not be picked up again before this processing has ended:
 // the same job id active twice in one worker confuses BullMQ's lock renewal (the lock of the
@@ -183,10 +183,11 @@ async function stillIngesting(db: Db, tenantId: string): Promise<boolean> {
   return tenant !== undefined && (tenant.status === 'active' || tenant.status === 'backfilling');
 }
 
-/** Advisory locks held right now by ingest jobs (tests assert no tenant is ever held twice). */
+/** Advisory locks held right now by ingest jobs on this database (pg_locks is server-wide). */
 export async function heldIngestLocks(db: Db): Promise<number> {
   const res = await db.execute<{ n: string }>(
-    sql`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = ${INGEST_LOCK} AND granted`,
+    sql`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = ${INGEST_LOCK} AND granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
   );
   return Number(res.rows[0]!.n);
 }
