@@ -68,6 +68,10 @@ export const contacts = pgTable(
     websites: text('websites').array(),
     twitter: text('twitter'),
     url: text('url'),
+    // The contact exactly as the sync endpoint answers it (JSON, absent fields left out), rendered
+    // once by the writer: a page is then these strings joined, not a JSON document built per
+    // row on every read. The columns above stay the contact's fields for everything else.
+    doc: text('doc').notNull(),
     // The CRM's own modification time: ingest bookkeeping only, never a cursor key.
     sourceUpdatedAt: tstz('source_updated_at'),
     // The mirror's change time, assigned by the writer under the tenant lock.

@@ -109,6 +109,7 @@ function prepareBatch(changes: readonly MirrorChange[]): PreparedBatch {
       copyField(contact.twitter),
       copyField(contact.url),
       copyField(change.source_updated_at),
+      copyField(JSON.stringify(contact)),
     ].join('\t');
     // PostgreSQL text cannot hold U+0000; refused here so it is this item's 400, not a failed COPY.
     if (row.includes('\0')) throw new InvalidChangeError(index, 'text must not contain U+0000');
@@ -148,9 +149,9 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
     const { rows } = await tx.execute<{ inserted: string; updated: string }>(sql`
       WITH up AS (
         INSERT INTO contacts AS c (tenant_id, id, name, company, title, emails, phones, photo_url, address,
-                                   websites, twitter, url, source_updated_at, updated_at, deleted_at)
+                                   websites, twitter, url, source_updated_at, doc, updated_at, deleted_at)
         SELECT ${tenantId}, b.id, b.name, b.company, b.title, b.emails, b.phones, b.photo_url, b.address,
-               b.websites, b.twitter, b.url, b.source_updated_at, ${ts}::timestamptz, NULL
+               b.websites, b.twitter, b.url, b.source_updated_at, b.doc, ${ts}::timestamptz, NULL
         FROM mirror_batch b
         -- LATERAL with LIMIT 1 keeps this a primary-key lookup per row whatever the statistics say:
         -- the staging table never has any, and a hash join would read the whole tenant.
@@ -168,7 +169,7 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
           name = excluded.name, company = excluded.company, title = excluded.title, emails = excluded.emails,
           phones = excluded.phones, photo_url = excluded.photo_url, address = excluded.address,
           websites = excluded.websites, twitter = excluded.twitter, url = excluded.url,
-          source_updated_at = excluded.source_updated_at, updated_at = excluded.updated_at, deleted_at = NULL
+          source_updated_at = excluded.source_updated_at, doc = excluded.doc, updated_at = excluded.updated_at, deleted_at = NULL
         RETURNING (xmax = 0) AS inserted
       )
       SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`);
@@ -200,7 +201,7 @@ async function stage(tx: Transaction, client: pg.PoolClient, rows: string[]): Pr
     await tx.execute(sql`
       CREATE TEMP TABLE IF NOT EXISTS mirror_batch (
         id text COLLATE "C", name text, company text, title text, emails text[], phones text[],
-        photo_url text, address text, websites text[], twitter text, url text, source_updated_at timestamptz
+        photo_url text, address text, websites text[], twitter text, url text, source_updated_at timestamptz, doc text
       ) ON COMMIT DELETE ROWS`);
     staged.add(client);
   }

@@ -1,63 +1,98 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import type { Contact } from '../mirror/contact.js';
-import { microsToTimestamp, type Key } from './cursor.js';
-
-/** A contact as the page query returns it: Talkdesk's fields plus its key (dropped by the response schema). */
-export type PageContact = Contact & { _us: string };
+import { MIN_KEY, microsToTimestamp, type Key } from './cursor.js';
 
 export interface PageResult {
-  contacts: PageContact[];
+  /** The page's contacts as the inside of a JSON array: their stored documents joined by commas. */
+  json: string;
+  /** How many contacts the page holds (at most the page size). */
+  count: number;
+  /** The key of the page's last contact. */
+  last: Key | undefined;
+  /** Whether live contacts remain after the page. */
+  hasMore: boolean;
   /** The tenant's newest key, live or tombstone, in the same snapshot as the page. */
   newest: Key | undefined;
 }
 
 /**
  * One page of live contacts after `after`, in key order, plus the tenant's newest key, in one
- * statement (one snapshot, one round trip). PostgreSQL builds the JSON: node-postgres then
- * parses one string natively instead of decoding `text[]` columns row by row, which is where a
- * naive sync spends its time (shared/DESIGN.md, performance notes).
+ * statement (one snapshot, one round trip). The page is the contacts' stored documents (written
+ * by the mirror writer) joined as they are: no JSON is built or parsed per row, in PostgreSQL or
+ * here, which is what a full sync of a large tenant would otherwise spend its time on
+ * (docs/benchmarks.md).
  *
- * The key's text form is named `_us`, not `updated_at`: ORDER BY updated_at would otherwise
- * sort by the output column and lose the index. Plan (EXPLAIN ANALYZE, 1M-row tenant):
- *   Limit -> Index Scan using contacts_sync_key on contacts
+ * One row more than the page is read to know whether another page follows. Plan (EXPLAIN
+ * ANALYZE, 1M-row tenant):
+ *   Limit -> WindowAgg -> Index Scan using contacts_sync_key on contacts
  *            Index Cond: ((tenant_id = $1) AND (ROW(updated_at, id) > ROW($2, $3)))
  *            Filter: (deleted_at IS NULL)
  * and for the newest key: Limit -> Index Only Scan Backward using contacts_sync_key.
  */
-export async function readPage(db: Executor, tenantId: string, after: Key, limit: number): Promise<PageResult> {
-  const result = await db.execute<{ page: { contacts: PageContact[]; newest: { us: string; id: string } | null } }>(
-    pageStatement(tenantId, after, limit),
-  );
-  const { contacts, newest } = result.rows[0]!.page;
-  return { contacts, newest: newest ? { us: BigInt(newest.us), id: newest.id } : undefined };
+export async function readPage(db: Executor, tenantId: string, after: Key, pageSize: number): Promise<PageResult> {
+  const result = await db.execute<{
+    docs: string;
+    fetched: number;
+    last_us: string | null;
+    last_id: string | null;
+    newest_us: string | null;
+    newest_id: string | null;
+  }>(pageStatement(tenantId, after, pageSize));
+  const row = result.rows[0]!;
+  const count = Math.min(row.fetched, pageSize);
+  return {
+    json: row.docs,
+    count,
+    last: row.last_id !== null ? { us: BigInt(row.last_us!), id: row.last_id } : undefined,
+    hasMore: row.fetched > pageSize,
+    newest: row.newest_id !== null ? { us: BigInt(row.newest_us!), id: row.newest_id } : undefined,
+  };
 }
 
 /** The statement itself, exported so its plan can be checked (test/page-plan.test.ts). */
-export function pageStatement(tenantId: string, after: Key, limit: number): SQL {
+export function pageStatement(tenantId: string, after: Key, pageSize: number): SQL {
+  // rn numbers the rows in key order as the index delivers them (no sort); the documents are
+  // joined in rn order, which string_agg's ORDER BY guarantees rather than leaving to the plan.
   return sql`
-    SELECT json_build_object(
-      'contacts', (
-        SELECT coalesce(json_agg(json_strip_nulls(row_to_json(p)) ORDER BY p._ts, p.id), '[]'::json)
-        FROM (
-          SELECT id, name, company, title, emails, phones, photo_url, address, websites, twitter, url,
-                 updated_at AS _ts, (extract(epoch FROM updated_at) * 1000000)::bigint::text AS _us
-          FROM contacts
-          WHERE tenant_id = ${tenantId} AND deleted_at IS NULL
-            AND (updated_at, id) > (${microsToTimestamp(after.us)}::timestamptz, ${after.id})
-          ORDER BY updated_at, id
-          LIMIT ${limit}
-        ) p
-      ),
-      'newest', (
-        SELECT json_build_object('us', (extract(epoch FROM updated_at) * 1000000)::bigint::text, 'id', id)
-        FROM contacts
-        WHERE tenant_id = ${tenantId}
-        ORDER BY updated_at DESC, id DESC
-        LIMIT 1
-      )
-    ) AS page
+    WITH page AS MATERIALIZED (
+      SELECT doc, id, (extract(epoch FROM updated_at) * 1000000)::bigint::text AS us,
+             row_number() OVER (ORDER BY updated_at, id) AS rn
+      FROM contacts
+      WHERE tenant_id = ${tenantId} AND deleted_at IS NULL
+        AND (updated_at, id) > (${microsToTimestamp(after.us)}::timestamptz, ${after.id})
+      ORDER BY updated_at, id
+      LIMIT ${pageSize + 1}
+    ),
+    counted AS (SELECT count(*)::int AS fetched FROM page),
+    last AS (
+      SELECT us, id FROM page, counted WHERE rn = least(fetched, ${pageSize})
+    ),
+    newest AS (
+      SELECT (extract(epoch FROM updated_at) * 1000000)::bigint::text AS us, id
+      FROM contacts
+      WHERE tenant_id = ${tenantId}
+      ORDER BY updated_at DESC, id DESC
+      LIMIT 1
+    )
+    SELECT coalesce((SELECT string_agg(doc, ',' ORDER BY rn) FROM page WHERE rn <= ${pageSize}), '') AS docs,
+           counted.fetched,
+           (SELECT us FROM last) AS last_us, (SELECT id FROM last) AS last_id,
+           (SELECT us FROM newest) AS newest_us, (SELECT id FROM newest) AS newest_id
+    FROM counted
   `;
+}
+
+/** Every live contact of a tenant, parsed, in key order: for tools and tests, not the sync path. */
+export async function readAllContacts(db: Executor, tenantId: string): Promise<Contact[]> {
+  const contacts: Contact[] = [];
+  let after: Key = MIN_KEY;
+  for (;;) {
+    const page = await readPage(db, tenantId, after, 10_000);
+    contacts.push(...(JSON.parse(`[${page.json}]`) as Contact[]));
+    if (!page.hasMore || !page.last) return contacts;
+    after = page.last;
+  }
 }
 
 /** Whether a tombstone newer than `since` exists (no `since`: any tombstone). Uses contacts_tombstones. */

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import type { Tenant } from '../db/schema.js';
 import { CursorCodec, MIN_KEY, maxKey, microsToTimestamp, type Key, type RunState } from './cursor.js';
-import { hasTombstonesAfter, readPage, type PageContact } from './page-query.js';
+import { hasTombstonesAfter, readPage } from './page-query.js';
 
 export interface SyncRequestMeta {
   synchronization_checkpoint?: string | null | undefined;
@@ -10,7 +10,10 @@ export interface SyncRequestMeta {
 }
 
 export interface SyncPageAnswer {
-  contacts: PageContact[];
+  /** The page's contacts, serialized: the inside of the response's `contacts` array. */
+  contactsJson: string;
+  /** How many contacts contactsJson holds. */
+  count: number;
   next_offset?: string;
   synchronization_checkpoint?: string;
   /** For metrics and logs: which of the protocol's runs this page belongs to. */
@@ -54,7 +57,7 @@ export async function syncPage(
 
   const incremental = checkpoint !== undefined;
   const start: Key = offset?.key ?? checkpoint ?? MIN_KEY;
-  const page = await readPage(db, tenant.id, start, options.pageSize + 1);
+  const page = await readPage(db, tenant.id, start, options.pageSize);
 
   let state: RunState;
   if (offset) {
@@ -65,10 +68,8 @@ export async function syncPage(
     state = page.newest ? { horizonUs: page.newest.us } : {};
   }
 
-  const hasMore = page.contacts.length > options.pageSize;
-  const contacts = hasMore ? page.contacts.slice(0, options.pageSize) : page.contacts;
-  const last = contacts.at(-1);
-  let passed = last ? maxKey(start, { us: BigInt(last._us), id: last.id }) : start;
+  const hasMore = page.hasMore;
+  let passed = page.last ? maxKey(start, page.last) : start;
   if (!hasMore && page.newest) passed = maxKey(passed, page.newest);
 
   if (!hasMore && !incremental && state.horizonUs !== undefined) {
@@ -76,7 +77,7 @@ export async function syncPage(
   }
 
   const pageNumber = offset ? offset.state.page : 1;
-  const answer: SyncPageAnswer = { contacts, kind: incremental ? 'incremental' : 'initial', page: pageNumber };
+  const answer: SyncPageAnswer = { contactsJson: page.json, count: page.count, kind: incremental ? 'incremental' : 'initial', page: pageNumber };
   const nextState = pageNumber === undefined ? state : { ...state, page: pageNumber + 1 };
   if (hasMore) answer.next_offset = codec.encodeOffset(tenant.id, passed, nextState);
   // Until the first backfill is complete the mirror is partial: no checkpoint, so the next run is
