@@ -83,8 +83,8 @@ During rounds, and sometimes between them, one fault at a time:
 | \`worker-kill\` | \`kill -9\` of a worker process, started again 0–1.5 s later |
 | \`postgres-restart\` | the TCP proxy the app and workers reach PostgreSQL through refuses connections and resets open ones, the chaos database's sessions are terminated (\`pg_terminate_backend\`), and 0.3–1.8 s later it is back |
 | \`redis-restart\` | the same for Redis (the proxy refuses, then forwards again) |
-| \`crm-429\` | HubSpot answers the next 1–8 requests of a portal with \`429\` (with or without \`Retry-After\`) |
-| \`crm-5xx\` | HubSpot answers the next 1–6 requests of a portal with \`500\`/\`502\`/\`503\`/\`504\` |
+| \`crm-429\` | HubSpot answers the next 1–4 requests of a portal with \`429\` (with or without \`Retry-After\`) |
+| \`crm-5xx\` | HubSpot answers the next 1–3 requests of a portal with \`500\`/\`502\`/\`503\`/\`504\` |
 | \`crm-delay\` | HubSpot answers a portal 0.2–1.5 s slower for 0.5–3 s |
 
 The shared PostgreSQL and Redis servers are never stopped: outages happen in the proxies

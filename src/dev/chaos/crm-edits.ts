@@ -83,10 +83,12 @@ export class CrmEditor {
         this.counts.noopEdits++;
         break;
       }
-      case 'blanking-edit':
-        this.control.editContact(one(), this.blankedFields(), { portalId });
+      case 'blanking-edit': {
+        const id = one();
+        this.control.editContact(id, this.blankedFields(id, portalId), { portalId });
         this.counts.blankingEdits++;
         break;
+      }
       case 'bulk-edit': {
         const ids = sample(this.rng, live, this.rng.int(3, Math.min(40, live.length)));
         const properties = this.rng.chance(0.25) ? {} : this.changedFields();
@@ -121,9 +123,14 @@ export class CrmEditor {
     return out;
   }
 
-  /** One to four fields emptied, as '' (what forms send) or null; sometimes every name source at once. */
-  private blankedFields(): PropertyInput {
-    const names = this.rng.chance(0.15) ? (['firstname', 'lastname', 'email'] as const) : sample(this.rng, MAPPED, this.rng.int(1, 4));
+  /**
+   * One to four of the fields the contact has emptied, as '' (what forms send) or null; sometimes
+   * every source of its name at once, so the name falls back to the phone, the company or the id.
+   */
+  private blankedFields(id: string, portalId: number): PropertyInput {
+    const props = this.control.getContact(id, { portalId })?.properties ?? {};
+    const filled = MAPPED.filter((name) => (props[name] ?? '').trim() !== '');
+    const names = this.rng.chance(0.15) ? (['firstname', 'lastname', 'email'] as const) : sample(this.rng, filled, this.rng.int(1, 4));
     const out: PropertyInput = {};
     for (const name of names) out[name] = this.rng.chance(0.5) ? '' : null;
     return out;

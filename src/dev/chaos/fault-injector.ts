@@ -20,7 +20,7 @@ export interface FaultTargets {
 /** How long an outage lasts: long enough for requests and jobs to fail, short enough to keep rounds short. */
 const OUTAGE_MS: [number, number] = [300, 1800];
 const CRM_SLOW_MS: [number, number] = [200, 1500];
-const SERVED_WITHIN_MS = 15_000;
+const SERVED_WITHIN_MS = 10_000;
 
 /**
  * Injects one fault at a time, and lifts it: a worker killed with kill -9 (and started again),
@@ -81,7 +81,7 @@ export class FaultInjector {
         break;
       }
       case 'crm-429': {
-        const count = this.rng.int(1, 8);
+        const count = this.rng.int(1, 4);
         // HubSpot's own 429s usually carry no Retry-After; the client must then wait out the window.
         const retryAfterSeconds = this.rng.chance(0.5) ? this.rng.int(0, 2) : undefined;
         sim.rateLimitNext({ count, portalId, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
@@ -89,7 +89,7 @@ export class FaultInjector {
         break;
       }
       case 'crm-5xx':
-        sim.failNext({ count: this.rng.int(1, 6), status: this.rng.pick([500, 502, 503, 504]), portalId });
+        sim.failNext({ count: this.rng.int(1, 3), status: this.rng.pick([500, 502, 503, 504]), portalId });
         await this.served();
         break;
       case 'crm-delay': {

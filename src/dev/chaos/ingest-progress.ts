@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { readAllContacts } from '../../sync/page-query.js';
 import type { SimControl } from '../hubspot-sim/control.js';
 import { crmTruth, diff, diffCount, type Contact } from '../talkdesk-copy.js';
 
@@ -14,10 +13,17 @@ export async function tenantsByPortal(db: Db): Promise<Map<number, string>> {
   return new Map(rows.map((r) => [Number(r.portal), r.id]));
 }
 
-/** The tenant's live mirrored contacts, read with the sync endpoint's own page query. */
+/**
+ * The tenant's live mirrored contacts in Talkdesk's shape (absent fields left out), read with a
+ * query of its own: the run judges the sync endpoint, so it does not borrow the endpoint's code.
+ */
 async function mirrorOf(db: Db, tenantId: string): Promise<Map<string, Contact>> {
-  const contacts = await readAllContacts(db, tenantId);
-  return new Map(contacts.map((c) => [c.id, c as Contact]));
+  const { rows } = await db.execute<{ c: Contact }>(sql`
+    SELECT json_strip_nulls(json_build_object(
+      'id', id, 'name', name, 'company', company, 'title', title, 'emails', emails, 'phones', phones,
+      'photo_url', photo_url, 'address', address, 'websites', websites, 'twitter', twitter, 'url', url)) AS c
+    FROM contacts WHERE tenant_id = ${tenantId} AND deleted_at IS NULL`);
+  return new Map(rows.map(({ c }) => [c.id, c]));
 }
 
 /** Waits until every tenant's first backfill has completed, so the rounds start with ingest flowing. */
