@@ -14,6 +14,13 @@ export const ConfigSchema = Type.Object({
     minLength: 32,
     description: 'at least 32 characters; keys the auth digest, the credential encryption and the cursor-token signatures',
   }),
+  BRIDGE_SECRET_PREVIOUS: Type.Optional(
+    Type.String({
+      minLength: 32,
+      description:
+        'during a rotation, the BRIDGE_SECRET being replaced: tenants, credentials and tokens made under it are still accepted, and rewritten under BRIDGE_SECRET',
+    }),
+  ),
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: 'bearer token of the admin API; unset = the admin API refuses every call' }),
   ),
@@ -102,6 +109,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = loadEnv(ConfigSchema, env);
   if ((config.TLS_CERT_FILE === undefined) !== (config.TLS_KEY_FILE === undefined)) {
     throw new ConfigError('invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE go together (set both, or neither)');
+  }
+  if (config.BRIDGE_SECRET_PREVIOUS !== undefined && config.BRIDGE_SECRET_PREVIOUS === config.BRIDGE_SECRET) {
+    // Almost certainly a rotation step done out of order: the new secret never reached BRIDGE_SECRET.
+    throw new ConfigError('invalid configuration: BRIDGE_SECRET_PREVIOUS equals BRIDGE_SECRET (set BRIDGE_SECRET to the new secret)');
   }
   if (!isSupportedCountry(config.DEFAULT_PHONE_REGION)) {
     throw new ConfigError(

@@ -45,7 +45,7 @@ if (config.ROLE === 'all' || config.ROLE === 'worker') {
     config,
     db: database.db,
     pool: database.pool,
-    keys: deriveKeys(config.BRIDGE_SECRET),
+    keys: deriveKeys(config.BRIDGE_SECRET, config.BRIDGE_SECRET_PREVIOUS),
     connector,
     log: log.child({ role: 'worker' }),
     metrics,

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, ConfigSchema, loadConfig } from '../src/config.js';
 
 const base = {
   DATABASE_URL: 'postgres://u:p@localhost:5432/db',
@@ -40,4 +41,27 @@ t.test('a missing or bad value stops start-up with a message naming it', async (
     /sup3r/,
     'secrets are not echoed',
   );
+});
+
+t.test('BRIDGE_SECRET_PREVIOUS is optional, as long as BRIDGE_SECRET, and never the same secret', async (t) => {
+  t.equal(loadConfig(base).BRIDGE_SECRET_PREVIOUS, undefined);
+  t.equal(loadConfig({ ...base, BRIDGE_SECRET_PREVIOUS: 'p'.repeat(32) }).BRIDGE_SECRET_PREVIOUS, 'p'.repeat(32));
+  const short = t.throws(() => loadConfig({ ...base, BRIDGE_SECRET_PREVIOUS: 'old-s3cret' })) as Error;
+  t.match(short.message, /^invalid configuration: BRIDGE_SECRET_PREVIOUS .*<redacted>/);
+  t.notMatch(short.message, /old-s3cret/, 'not echoed');
+  const same = t.throws(() => loadConfig({ ...base, BRIDGE_SECRET_PREVIOUS: base.BRIDGE_SECRET })) as Error;
+  t.type(same, ConfigError);
+  t.match(same.message, /BRIDGE_SECRET_PREVIOUS equals BRIDGE_SECRET/);
+  t.notMatch(same.message, /x{32}/, 'not echoed');
+});
+
+t.test("the README's configuration table lists exactly the variables the schema declares", async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration'));
+  const table = section.slice(0, section.indexOf('\n## '));
+  const documented = table
+    .split('\n')
+    .filter((line) => line.startsWith('| `'))
+    .flatMap((line) => [...line.split('|')[1]!.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]!));
+  t.same([...documented].sort(), Object.keys(ConfigSchema.properties).sort());
 });

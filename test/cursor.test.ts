@@ -35,6 +35,26 @@ t.test('a token is bound to its tenant, its kind and its secret', async (t) => {
   }
 });
 
+t.test('during a rotation, tokens signed under the previous secret still verify; new ones are signed under the new one', async (t) => {
+  const a = deriveKeys('rotation-secret-a-rotation-secret-a').cursorTokens;
+  const b = deriveKeys('rotation-secret-b-rotation-secret-b').cursorTokens;
+  const underA = new CursorCodec(a);
+  const seen: string[] = [];
+  const rotating = new CursorCodec(b, { previousKey: a, onPreviousKey: (kind, id) => seen.push(`${kind} ${id}`) });
+  const key = { us: 1_795_622_834_283_644n, id: 'c-1' };
+
+  t.same(rotating.decodeCheckpoint(tenant, underA.encodeCheckpoint(tenant, key)), key, "Talkdesk's checkpoint from before the rotation");
+  t.same(rotating.decodeOffset(tenant, underA.encodeOffset(tenant, key, { withhold: true })), { key, state: { withhold: true } }, 'a run in flight');
+  const fresh = rotating.encodeCheckpoint(tenant, key);
+  t.same(new CursorCodec(b).decodeCheckpoint(tenant, fresh), key, 'a new token needs only the new secret');
+  t.same(rotating.decodeCheckpoint(tenant, fresh), key);
+  t.same(seen, [`checkpoint ${tenant}`, `offset ${tenant}`], 'each token only the previous secret verifies is reported, new ones are not');
+  t.throws(() => underA.decodeCheckpoint(tenant, fresh), { code: 'INVALID_CHECKPOINT' }, 'and is not signed with the old one');
+  t.throws(() => rotating.decodeCheckpoint('22222222-2222-2222-2222-222222222222', underA.encodeCheckpoint(tenant, key)), { code: 'INVALID_CHECKPOINT' }, 'still bound to its tenant');
+  t.throws(() => rotating.decodeOffset(tenant, underA.encodeCheckpoint(tenant, key)), { code: 'INVALID_OFFSET' }, 'and to its kind');
+  t.throws(() => rotating.decodeCheckpoint(tenant, codec.encodeCheckpoint(tenant, key)), { code: 'INVALID_CHECKPOINT' }, 'a third secret is refused');
+});
+
 t.test('plain timestamps are read as the instant they name, UTC when no zone is given', async (t) => {
   const us = (iso: string, extraUs = 0n) => BigInt(Date.parse(iso)) * 1000n + extraUs;
   const cases: Array<[string, bigint]> = [

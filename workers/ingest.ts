@@ -109,7 +109,7 @@ async function runPass(
   const now = deps.now ?? Date.now;
   const state = await readIngestState(deps.db, tenant.id);
   const cursors = state.sourceCursor as Partial<Record<CursorName, unknown>>;
-  const account = { accountId: tenant.crmAccountId ?? '', auth: decryptCredentials(deps.keys.credentials, tenant.credentials) };
+  const account = { accountId: tenant.crmAccountId ?? '', auth: decryptCredentials(deps.keys, tenant.credentials) };
 
   // A tenant without a complete backfill, or with a resync requested, needs a backfill first.
   const resync = cursors.resync !== undefined && tenant.backfillCompletedAt !== null;

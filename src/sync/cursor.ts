@@ -99,6 +99,18 @@ export function parsePlainTimestamp(text: string): Key | undefined {
   return { us, id: '' };
 }
 
+export type TokenKind = 'checkpoint' | 'offset';
+
+export interface CursorCodecOptions {
+  /**
+   * BRIDGE_SECRET_PREVIOUS's key, during a rotation: tokens issued before it still verify, so the
+   * checkpoint Talkdesk holds stays valid across it. Tokens are only ever signed with the current key.
+   */
+  previousKey?: Buffer;
+  /** Called for each token only the previous key verifies: while they come, removing it would strand a Talkdesk copy. */
+  onPreviousKey?: (kind: TokenKind, tenantId: string) => void;
+}
+
 /**
  * Tokens are `v1.<payload>.<mac>`: base64url JSON, and an HMAC over the token kind, the tenant
  * and the payload. A token is valid only for the tenant it was issued to (not for the
@@ -106,7 +118,10 @@ export function parsePlainTimestamp(text: string): Key | undefined {
  * pass for an offset or the reverse.
  */
 export class CursorCodec {
-  constructor(private readonly key: Buffer) {}
+  constructor(
+    private readonly key: Buffer,
+    private readonly options: CursorCodecOptions = {},
+  ) {}
 
   encodeCheckpoint(tenantId: string, key: Key): string {
     return this.sign('checkpoint', tenantId, { t: key.us.toString(), i: key.id });
@@ -141,22 +156,33 @@ export class CursorCodec {
     return { key: readKey(payload, fail), state };
   }
 
-  private mac(kind: string, tenantId: string, body: string): Buffer {
-    return createHmac('sha256', this.key).update(`${kind}\n${tenantId}\n${body}`).digest().subarray(0, 16);
+  private mac(key: Buffer, kind: TokenKind, tenantId: string, body: string): Buffer {
+    return createHmac('sha256', key).update(`${kind}\n${tenantId}\n${body}`).digest().subarray(0, 16);
   }
 
-  private sign(kind: string, tenantId: string, payload: Record<string, unknown>): string {
+  private sign(kind: TokenKind, tenantId: string, payload: Record<string, unknown>): string {
     const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
-    return `v1.${body}.${this.mac(kind, tenantId, body).toString('base64url')}`;
+    return `v1.${body}.${this.mac(this.key, kind, tenantId, body).toString('base64url')}`;
   }
 
-  private verify(kind: string, tenantId: string, token: string, fail: (why: string) => Error): Record<string, unknown> {
+  private signedByUs(given: Buffer, kind: TokenKind, tenantId: string, body: string): boolean {
+    const { previousKey, onPreviousKey } = this.options;
+    const matches = (key: Buffer) => {
+      const expected = this.mac(key, kind, tenantId, body);
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    };
+    // Both keys are always tried, so the time taken says nothing of which one matched.
+    const current = matches(this.key);
+    const previous = previousKey !== undefined && matches(previousKey);
+    if (previous && !current) onPreviousKey?.(kind, tenantId);
+    return current || previous;
+  }
+
+  private verify(kind: TokenKind, tenantId: string, token: string, fail: (why: string) => Error): Record<string, unknown> {
     const parts = token.split('.');
     if (parts.length !== 3 || parts[0] !== 'v1') throw fail('not a v1 token');
     const [, body = '', mac = ''] = parts;
-    const given = Buffer.from(mac, 'base64url');
-    const expected = this.mac(kind, tenantId, body);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!this.signedByUs(Buffer.from(mac, 'base64url'), kind, tenantId, body)) {
       throw fail('its signature does not match (altered, issued to another tenant, or of another kind)');
     }
     try {

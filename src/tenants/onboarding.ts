@@ -136,7 +136,7 @@ export class Onboarding {
         crm: connector.kind,
         crmAccountId: account.accountId,
         authDigest: digest,
-        credentials: encryptCredentials(keys.credentials, auth),
+        credentials: encryptCredentials(keys, auth),
         status: 'backfilling',
       })
       .onConflictDoUpdate({

@@ -1,21 +1,35 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { tenants, type Tenant, type TenantStatus } from '../db/schema.js';
 import { authDigest, digestsEqual } from './auth-digest.js';
 import { encryptCredentials } from './credential-cipher.js';
 import { DuplicateCredentialsError } from './errors.js';
 import type { BridgeKeys } from './keys.js';
+import { rewriteUnderCurrentSecret } from './secret-rotation.js';
 
+/**
+ * The tenant these credentials belong to. During a BRIDGE_SECRET rotation a tenant still under
+ * the previous secret is found by its old digest too, and rewritten under the current secret as
+ * it is found, so every tenant in use moves over without an operator's help.
+ */
 export async function findTenantByAuth(
   db: Executor,
   keys: BridgeKeys,
   auth: Record<string, unknown>,
 ): Promise<Tenant | undefined> {
   const digest = authDigest(keys.authDigest, auth);
-  const [tenant] = await db.select().from(tenants).where(eq(tenants.authDigest, digest)).limit(1);
-  // The index lookup already matched; the constant-time comparison keeps the final decision
+  const previous = keys.previous ? authDigest(keys.previous.authDigest, auth) : undefined;
+  const rows = await db
+    .select()
+    .from(tenants)
+    .where(previous ? inArray(tenants.authDigest, [digest, previous]) : eq(tenants.authDigest, digest))
+    .limit(2);
+  // The index lookup already matched; the constant-time comparisons keep the final decision
   // free of any early-exit timing, whatever the lookup path does.
-  return tenant && digestsEqual(tenant.authDigest, digest) ? tenant : undefined;
+  const current = rows.find((t) => digestsEqual(t.authDigest, digest));
+  if (current) return current;
+  const old = previous && rows.find((t) => digestsEqual(t.authDigest, previous));
+  return old ? rewriteUnderCurrentSecret(db, keys, old) : undefined;
 }
 
 export async function getTenant(db: Executor, id: string): Promise<Tenant | undefined> {
@@ -34,6 +48,9 @@ export interface NewTenantInput {
 }
 
 export async function createTenant(db: Executor, keys: BridgeKeys, input: NewTenantInput): Promise<Tenant> {
+  // During a rotation the same credentials may be registered under the previous secret, where
+  // the unique digest below cannot see them: a second tenant would answer for the same auth.
+  if (keys.previous && (await findTenantByAuth(db, keys, input.auth))) throw new DuplicateCredentialsError();
   const [tenant] = await db
     .insert(tenants)
     .values({
@@ -41,7 +58,7 @@ export async function createTenant(db: Executor, keys: BridgeKeys, input: NewTen
       crm: input.crm,
       crmAccountId: input.crmAccountId ?? null,
       authDigest: authDigest(keys.authDigest, input.auth),
-      credentials: encryptCredentials(keys.credentials, input.auth),
+      credentials: encryptCredentials(keys, input.auth),
       status: input.status ?? 'active',
       backfillCompletedAt: input.backfillComplete ? new Date().toISOString() : null,
     })

@@ -102,7 +102,7 @@ export async function buildIngestStack(
       config: deps.config,
       db: deps.database.db,
       pool: deps.database.pool,
-      keys: deriveKeys(deps.config.BRIDGE_SECRET),
+      keys: deriveKeys(deps.config.BRIDGE_SECRET, deps.config.BRIDGE_SECRET_PREVIOUS),
       connector: createConnector(deps.config, { onResponse: metrics?.countCrmResponse }),
       log: pino({ level: 'silent' }),
       metrics,
