@@ -15,6 +15,7 @@ export function copyField(value: string | null | undefined): string {
   return SPECIAL.test(value) ? value.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : value;
 }
 
+const ARRAY_SPECIAL = /["\\]/;
 const ARRAY_SPECIAL_ALL = /["\\]/g;
 
 /**
@@ -23,8 +24,11 @@ const ARRAY_SPECIAL_ALL = /["\\]/g;
  */
 export function copyArrayField(values: readonly string[] | null | undefined): string {
   if (values === null || values === undefined) return '\\N';
-  const literal = `{${values.map((v) => `"${v.replace(ARRAY_SPECIAL_ALL, (c) => `\\${c}`)}"`).join(',')}}`;
-  return copyField(literal);
+  let literal = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    literal += `${i === 0 ? '' : ','}"${ARRAY_SPECIAL.test(v) ? v.replace(ARRAY_SPECIAL_ALL, (c) => `\\${c}`) : v}"`;
+  }
+  return copyField(`${literal}}`);
 }
 
-export const copyBoolean = (value: boolean): string => (value ? 't' : 'f');

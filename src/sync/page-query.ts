@@ -14,6 +14,16 @@ export interface PageResult {
   hasMore: boolean;
   /** The tenant's newest key, live or tombstone, in the same snapshot as the page. */
   newest: Key | undefined;
+  /** Whether a tombstone newer than `tombstonesAfter` exists (undefined when not asked). */
+  tombstonesPending: boolean | undefined;
+}
+
+export interface PageOptions {
+  /**
+   * Also say whether a tombstone newer than this time exists (null: any tombstone), in the same
+   * statement and snapshot: the first page of an incremental run needs it.
+   */
+  tombstonesAfter?: string | null;
 }
 
 /**
@@ -30,7 +40,7 @@ export interface PageResult {
  *            Filter: (deleted_at IS NULL)
  * and for the newest key: Limit -> Index Only Scan Backward using contacts_sync_key.
  */
-export async function readPage(db: Executor, tenantId: string, after: Key, pageSize: number): Promise<PageResult> {
+export async function readPage(db: Executor, tenantId: string, after: Key, pageSize: number, options: PageOptions = {}): Promise<PageResult> {
   const result = await db.execute<{
     docs: string;
     fetched: number;
@@ -38,7 +48,8 @@ export async function readPage(db: Executor, tenantId: string, after: Key, pageS
     last_id: string | null;
     newest_us: string | null;
     newest_id: string | null;
-  }>(pageStatement(tenantId, after, pageSize));
+    tombstones_pending: boolean | null;
+  }>(pageStatement(tenantId, after, pageSize, options));
   const row = result.rows[0]!;
   const count = Math.min(row.fetched, pageSize);
   return {
@@ -47,11 +58,12 @@ export async function readPage(db: Executor, tenantId: string, after: Key, pageS
     last: row.last_id !== null ? { us: BigInt(row.last_us!), id: row.last_id } : undefined,
     hasMore: row.fetched > pageSize,
     newest: row.newest_id !== null ? { us: BigInt(row.newest_us!), id: row.newest_id } : undefined,
+    tombstonesPending: row.tombstones_pending ?? undefined,
   };
 }
 
 /** The statement itself, exported so its plan can be checked (test/page-plan.test.ts). */
-export function pageStatement(tenantId: string, after: Key, pageSize: number): SQL {
+export function pageStatement(tenantId: string, after: Key, pageSize: number, options: PageOptions = {}): SQL {
   // rn numbers the rows in key order as the index delivers them (no sort); the documents are
   // joined in rn order, which string_agg's ORDER BY guarantees rather than leaving to the plan.
   return sql`
@@ -78,7 +90,8 @@ export function pageStatement(tenantId: string, after: Key, pageSize: number): S
     SELECT coalesce((SELECT string_agg(doc, ',' ORDER BY rn) FROM page WHERE rn <= ${pageSize}), '') AS docs,
            counted.fetched,
            (SELECT us FROM last) AS last_us, (SELECT id FROM last) AS last_id,
-           (SELECT us FROM newest) AS newest_us, (SELECT id FROM newest) AS newest_id
+           (SELECT us FROM newest) AS newest_us, (SELECT id FROM newest) AS newest_id,
+           ${'tombstonesAfter' in options ? tombstonesExist(tenantId, options.tombstonesAfter ?? null) : sql`NULL::boolean`} AS tombstones_pending
     FROM counted
   `;
 }
@@ -95,14 +108,11 @@ export async function readAllContacts(db: Executor, tenantId: string): Promise<C
   }
 }
 
-/** Whether a tombstone newer than `since` exists (no `since`: any tombstone). Uses contacts_tombstones. */
-export async function hasTombstonesAfter(db: Executor, tenantId: string, since: string | null): Promise<boolean> {
-  const result = await db.execute<{ pending: boolean }>(sql`
-    SELECT EXISTS (
-      SELECT 1 FROM contacts
-      WHERE tenant_id = ${tenantId} AND deleted_at IS NOT NULL
-        AND updated_at > coalesce(${since}::timestamptz, '-infinity')
-    ) AS pending
-  `);
-  return result.rows[0]!.pending;
+/** Whether a tombstone newer than `since` exists (null: any tombstone). Uses contacts_tombstones. */
+function tombstonesExist(tenantId: string, since: string | null): SQL {
+  return sql`EXISTS (
+    SELECT 1 FROM contacts
+    WHERE tenant_id = ${tenantId} AND deleted_at IS NOT NULL
+      AND updated_at > coalesce(${since}::timestamptz, '-infinity')
+  )`;
 }

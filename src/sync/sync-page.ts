@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import type { Tenant } from '../db/schema.js';
 import { CursorCodec, MIN_KEY, maxKey, microsToTimestamp, type Key, type RunState } from './cursor.js';
-import { hasTombstonesAfter, readPage } from './page-query.js';
+import { readPage } from './page-query.js';
 
 export interface SyncRequestMeta {
   synchronization_checkpoint?: string | null | undefined;
@@ -57,13 +57,15 @@ export async function syncPage(
 
   const incremental = checkpoint !== undefined;
   const start: Key = offset?.key ?? checkpoint ?? MIN_KEY;
-  const page = await readPage(db, tenant.id, start, options.pageSize);
+  // The first page of an incremental run also asks whether deletions await a full run.
+  const firstOfIncremental = incremental && !offset;
+  const page = await readPage(db, tenant.id, start, options.pageSize, firstOfIncremental ? { tombstonesAfter: tenant.deletionsReflectedAt } : {});
 
   let state: RunState;
   if (offset) {
     state = offset.state;
   } else if (incremental) {
-    state = { withhold: await decideDeletionResync(db, tenant, options.deletionResyncSeconds) };
+    state = { withhold: page.tombstonesPending === true && (await claimDeletionResync(db, tenant, options.deletionResyncSeconds)) };
   } else {
     state = page.newest ? { horizonUs: page.newest.us } : {};
   }
@@ -88,8 +90,7 @@ export async function syncPage(
   return answer;
 }
 
-async function decideDeletionResync(db: Executor, tenant: Tenant, intervalSeconds: number): Promise<boolean> {
-  if (!(await hasTombstonesAfter(db, tenant.id, tenant.deletionsReflectedAt))) return false;
+async function claimDeletionResync(db: Executor, tenant: Tenant, intervalSeconds: number): Promise<boolean> {
   // Claimed atomically, so two runs racing for the same window cannot both withhold.
   const claimed = await db.execute(sql`
     UPDATE tenants SET last_deletion_resync_at = now()
