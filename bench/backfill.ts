@@ -47,7 +47,7 @@ const workers = await startWorkers({ config, db: database.db, pool: database.poo
 const onboarding = new Onboarding({ db: database.db, keys, connector, ingest: workers.scheduler });
 
 const started = Date.now();
-const { tenant } = await onboarding.resolve({ access_token: 'bench-token' }, 'bench');
+const { tenant } = await onboarding.resolve({ access_token: 'bench-token' });
 for (;;) {
   const { rows } = await database.db.execute<{ done: boolean; n: number }>(
     sql`SELECT t.backfill_completed_at IS NOT NULL AS done, s.backfill_contacts AS n

@@ -16,6 +16,7 @@ import type { IngestJob, IngestResult } from '../workers/queues.js';
 import type { Connector } from './crm/connector.js';
 import { Metrics } from './metrics/registry.js';
 import observability from './plugins/observability.js';
+import unknownCredentialsLimit from './tenants/unknown-credentials-limit.js';
 
 export interface AppDeps {
   config: Config;
@@ -92,6 +93,7 @@ export async function buildApp({ config, db, connector, ingest, queue, logger, m
 
   await app.register(errorHandler);
   await app.register(observability, { checkRedis });
+  await app.register(unknownCredentialsLimit);
   await app.register(syncRoute);
   await app.register(authValidationRoute);
   await app.register(integrationRoute);

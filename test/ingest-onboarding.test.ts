@@ -94,11 +94,25 @@ t.test('unknown-credential attempts are limited per client, known credentials ne
   const h = await buildIngestStack(t, sim);
   const known = { token: 'pushed' };
   await h.createTenant(known);
+  const from = (remoteAddress: string, url: string, auth: unknown) =>
+    h.app.inject({ method: 'POST', url, remoteAddress, payload: url === '/auth_validation' ? { auth } : { auth, meta: {} } });
+
+  // Known credentials never count: a long Talkdesk run first leaves the budget untouched.
+  for (let i = 0; i < 40; i++) t.equal((await from('10.0.0.1', '/contact_sync', known)).statusCode, 200);
   const statuses: number[] = [];
-  for (let i = 0; i < 35; i++) statuses.push((await h.sync({ auth: { access_token: `guess-${i}` }, meta: {} })).statusCode);
-  t.same(statuses.slice(0, 30), Array(30).fill(401));
-  t.same(statuses.slice(30), Array(5).fill(429), 'past 30 a minute: 429');
-  t.equal((await h.sync({ auth: known, meta: {} })).statusCode, 200, 'a known tenant is not throttled');
+  for (let i = 0; i < 30; i++) statuses.push((await from('10.0.0.1', i % 2 ? '/auth_validation' : '/contact_sync', { access_token: `guess-${i}` })).statusCode);
+  t.same(statuses, Array(30).fill(401), 'thirty guesses a minute, through either endpoint');
+
+  const limited = await from('10.0.0.1', '/contact_sync', { access_token: 'guess-31' });
+  t.equal(limited.statusCode, 429, 'past 30 a minute: 429');
+  t.match(limited.json(), { error: 'TOO_MANY_ATTEMPTS', message: String });
+  const retryAfter = Number(limited.headers['retry-after']);
+  t.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After within the window (${retryAfter})`);
+  t.equal((await from('10.0.0.1', '/auth_validation', { access_token: 'guess-32' })).statusCode, 429, 'auth validation shares the budget');
+  t.equal((await from('10.0.0.1', '/contact_sync', { access_token: TOKEN })).statusCode, 429, 'even a valid token it has not seen yet');
+
+  for (let i = 0; i < 40; i++) t.equal((await from('10.0.0.1', '/contact_sync', known)).statusCode, 200, 'a known tenant is not throttled');
+  t.equal((await from('10.0.0.2', '/contact_sync', { access_token: 'guess-from-elsewhere' })).statusCode, 401, 'another client has its own budget');
 });
 
 t.test('a rotated token maps to the same tenant, and its checkpoint keeps working', async (t) => {

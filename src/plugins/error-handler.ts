@@ -9,7 +9,7 @@ import { isDatabaseUnavailable } from '../db/availability.js';
  */
 export default fp(
   async function errorHandler(app: FastifyInstance) {
-    app.setErrorHandler((err: FastifyError & { index?: number }, request, reply) => {
+    app.setErrorHandler((err: FastifyError & { index?: number; headers?: Record<string, string> }, request, reply) => {
       if (err.validation) {
         return reply.code(400).send({ error: 'INVALID_REQUEST', message: err.message });
       }
@@ -22,7 +22,9 @@ export default fp(
       if ((status >= 400 && status < 500) || (status === 503 && err.code)) {
         const body: Record<string, unknown> = { error: err.code ?? 'BAD_REQUEST', message: err.message };
         if (err.index !== undefined) body.index = err.index;
-        if (status === 429) reply.header('retry-after', '60');
+        // A domain error may carry its own headers (a rate limit's exact Retry-After).
+        if (err.headers) reply.headers(err.headers);
+        if (status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '60');
         if (status === 503) reply.header('retry-after', '5');
         return reply.code(status).send(body);
       }

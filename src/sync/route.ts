@@ -19,7 +19,7 @@ const syncRoute: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const tenant = await resolveTenant(deps, request.body.auth, request.ip);
+      const tenant = await resolveTenant(deps, request.body.auth, request);
       // The request's log line (plugins/request-log.ts) names the tenant even when the page fails.
       request.syncLog = { tenant: tenant.id };
       const answer = await syncPage(deps.db, deps.cursorCodec, tenant, request.body.meta ?? {}, {

@@ -20,8 +20,8 @@ const authValidationRoute: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      if (deps.onboarding) await deps.onboarding.validate(request.body.auth, request.ip);
-      else await resolveTenant(deps, request.body.auth, request.ip);
+      if (deps.onboarding) await deps.onboarding.validate(request.body.auth, () => app.admitUnknownCredentials(request));
+      else await resolveTenant(deps, request.body.auth, request);
       return reply.code(204).send(null);
     },
   );

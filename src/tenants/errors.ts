@@ -11,3 +11,8 @@ export const DuplicateCredentialsError = createError(
   'a tenant with these credentials is already registered',
   409,
 );
+export const TooManyUnknownCredentialsError = createError<[number]>(
+  'TOO_MANY_ATTEMPTS',
+  'too many attempts with unknown credentials from this client; retry in %d s',
+  429,
+);

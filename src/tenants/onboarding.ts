@@ -4,7 +4,6 @@ import type { Db } from '../db/client.js';
 import { tenants, type Tenant } from '../db/schema.js';
 import type { Connector, CrmAccount } from '../crm/connector.js';
 import { CrmRateLimitedError, CrmUnauthorizedError, CrmUnavailableError } from '../crm/errors.js';
-import { RollingWindowLimiter } from '../crm/rate-limiter.js';
 import { authDigest } from './auth-digest.js';
 import { encryptCredentials } from './credential-cipher.js';
 import { DuplicateCredentialsError, UnknownCredentialsError } from './errors.js';
@@ -15,11 +14,6 @@ export const CrmVerificationUnavailableError = createError<[string]>(
   'CRM_UNAVAILABLE',
   'the CRM could not verify these credentials right now (%s); retry shortly',
   503,
-);
-export const TooManyUnknownCredentialsError = createError(
-  'TOO_MANY_ATTEMPTS',
-  'too many attempts with unknown credentials from this client; retry later',
-  429,
 );
 
 /** What onboarding needs of the ingest queues; absent in a process that cannot reach them. */
@@ -34,13 +28,16 @@ export interface OnboardingOptions {
   ingest?: IngestActivation;
   /** How long a failed verification is remembered (a flood of bad tokens is not a flood of CRM calls). */
   failureTtlMs?: number;
-  /** Unknown-credential attempts allowed per client per minute. */
-  attemptsPerMinute?: number;
   log?: { warn(obj: object, msg: string): void };
   now?: () => number;
 }
 
 export type Resolution = { tenant: Tenant; onboarded: boolean };
+
+/** Counts an attempt with credentials no tenant has; throws when its client is over budget. */
+export type AdmitUnknown = () => Promise<void>;
+
+const admitAll: AdmitUnknown = async () => {};
 
 /**
  * Zero-touch onboarding: credentials the bridge has never seen are verified once with the CRM
@@ -50,24 +47,20 @@ export type Resolution = { tenant: Tenant; onboarded: boolean };
  */
 export class Onboarding {
   private readonly failures = new Map<string, number>();
-  private readonly attempts: RollingWindowLimiter;
   private readonly now: () => number;
 
   constructor(private readonly options: OnboardingOptions) {
     this.now = options.now ?? Date.now;
-    this.attempts = new RollingWindowLimiter(this.now);
   }
 
-  /** The tenant these credentials belong to, onboarding it if need be. `client` keys the attempt limit. */
-  async resolve(auth: Record<string, unknown>, client: string): Promise<Resolution> {
+  /** The tenant these credentials belong to, onboarding it if need be. */
+  async resolve(auth: Record<string, unknown>, admitUnknown: AdmitUnknown = admitAll): Promise<Resolution> {
     const known = await findTenantByAuth(this.options.db, this.options.keys, auth);
     if (known && known.status !== 'credentials_failed') return { tenant: known, onboarded: false };
     // Tenants pushed through the admin API have no CRM to ask.
     if (known && known.crm !== this.options.connector.kind) return { tenant: known, onboarded: false };
     // The attempt limit never throttles credentials the bridge already knows.
-    if (!known && this.attempts.tryAcquire(`unknown:${client}`, [{ limit: this.options.attemptsPerMinute ?? 30, ms: 60_000 }]) > 0) {
-      throw new TooManyUnknownCredentialsError();
-    }
+    if (!known) await admitUnknown();
     const account = await this.verify(auth);
     const tenant = await this.upsertTenant(account, auth);
     await this.activate(tenant.id);
@@ -75,10 +68,10 @@ export class Onboarding {
   }
 
   /** For POST /auth_validation: are these credentials good right now? Onboards them if so. */
-  async validate(auth: Record<string, unknown>, client: string): Promise<Tenant> {
+  async validate(auth: Record<string, unknown>, admitUnknown: AdmitUnknown = admitAll): Promise<Tenant> {
     const known = await findTenantByAuth(this.options.db, this.options.keys, auth);
     if (known && known.crm !== this.options.connector.kind) return known;
-    if (!known) return (await this.resolve(auth, client)).tenant;
+    if (!known) return (await this.resolve(auth, admitUnknown)).tenant;
     const account = await this.verify(auth);
     const tenant = await this.upsertTenant(account, auth);
     await this.activate(tenant.id);

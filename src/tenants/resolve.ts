@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { AppServices } from '../app.js';
 import type { Tenant } from '../db/schema.js';
 import { UnknownCredentialsError } from './errors.js';
@@ -6,11 +7,14 @@ import { findTenantByAuth } from './repository.js';
 /**
  * The tenant a request's `auth` belongs to: a known, working one straight from the database;
  * otherwise through onboarding (verify with the CRM, create or update the tenant). Without a
- * CRM connector, unknown or failed credentials are simply refused.
+ * CRM connector, unknown or failed credentials are simply refused. Attempts with credentials
+ * that match no tenant count against the request's client (unknown-credentials-limit.ts).
  */
-export async function resolveTenant(deps: AppServices, auth: Record<string, unknown>, client: string): Promise<Tenant> {
-  if (deps.onboarding) return (await deps.onboarding.resolve(auth, client)).tenant;
+export async function resolveTenant(deps: AppServices, auth: Record<string, unknown>, request: FastifyRequest): Promise<Tenant> {
+  const admitUnknown = () => request.server.admitUnknownCredentials(request);
+  if (deps.onboarding) return (await deps.onboarding.resolve(auth, admitUnknown)).tenant;
   const tenant = await findTenantByAuth(deps.db, deps.keys, auth);
+  if (!tenant) await admitUnknown();
   if (!tenant || tenant.status === 'credentials_failed') throw new UnknownCredentialsError();
   return tenant;
 }
