@@ -10,10 +10,13 @@ export const STORABLE_TEXT = '^(?:[^\\u0000\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\
 const str = (maxLength: number) => Type.String({ maxLength, pattern: STORABLE_TEXT });
 const strList = Type.Array(str(2048), { maxItems: 100 });
 
+/** The longest contact id, in UTF-16 code units (a path parameter of the admin API too). */
+export const CONTACT_ID_MAX_LENGTH = 512;
+
 /** A contact in Talkdesk's shape: the response of the sync endpoint and the body of the admin push. */
 export const ContactSchema = Type.Object(
   {
-    id: Type.String({ minLength: 1, maxLength: 512, pattern: STORABLE_TEXT }),
+    id: Type.String({ minLength: 1, maxLength: CONTACT_ID_MAX_LENGTH, pattern: STORABLE_TEXT }),
     name: Type.String({ minLength: 1, maxLength: 2048, pattern: STORABLE_TEXT }),
     company: Type.Optional(str(2048)),
     title: Type.Optional(str(2048)),
