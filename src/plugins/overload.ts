@@ -66,7 +66,7 @@ function poolOf(db: unknown): pg.Pool | undefined {
  * size when that is more: a burst of requests is admitted long before its queries reach the pool.
  */
 export class PoolWait {
-  /** Exponentially weighted mean of how long a connection is held, in ms. */
+  /** How long a connection is held, in ms: a weighted mean that follows increases quickly. */
   private holdMs = 0;
   private readonly acquiredAt = new WeakMap<object, number>();
   private inFlight = 0;
@@ -77,7 +77,10 @@ export class PoolWait {
       const at = this.acquiredAt.get(client);
       if (at === undefined) return;
       const held = performance.now() - at;
-      this.holdMs = this.holdMs === 0 ? held : this.holdMs + 0.1 * (held - this.holdMs);
+      // Quick to rise, slow to fall: when contention grows, the estimate must not lag behind it,
+      // or what was admitted at the old pace waits past the pool's timeout after all.
+      const weight = held > this.holdMs ? 0.5 : 0.05;
+      this.holdMs = this.holdMs === 0 ? held : this.holdMs + weight * (held - this.holdMs);
     });
   }
 
