@@ -17,11 +17,13 @@ export interface IngestTraffic {
 }
 
 const TICK_MS = 100;
+// The writer pool's size (stack.ts).
+const WRITERS = 4;
 
 /**
  * Ingest keeps writing while Talkdesk syncs, as in production: a loop that rewrites
- * `editsPerSecond` contacts a second through the mirror writer (a small batch of one random tenant
- * every 100 ms, so writes and syncs of one tenant do meet), and one edit a second in each
+ * `editsPerSecond` contacts a second through the mirror writer (four loops, each writing a small
+ * batch of one random tenant every 100 ms, so writes and syncs of one tenant do meet), and one edit a second in each
  * simulated HubSpot portal for the real workers to ingest. Each rewrite is a new version of the
  * contact, so none is skipped as unchanged. When a batch takes longer than its tick, the loop
  * does not pile up writes: the rate drops, and `written` says what was really done.
@@ -38,7 +40,7 @@ export function startIngestTraffic(
   let version = 0;
   const perTick = Math.max(0, Math.round((editsPerSecond * TICK_MS) / 1000));
 
-  // A failed write ends the loops; stop() reports it rather than an unhandled rejection mid-load.
+  // Anything else failing ends the loops; stop() reports it rather than an unhandled rejection mid-load.
   let failure: unknown;
   const guard = (loop: Promise<void>) =>
     loop.catch((err: unknown) => {
@@ -46,13 +48,15 @@ export function startIngestTraffic(
       running = false;
     });
 
-  const writerLoop = guard((async () => {
-    if (perTick === 0 || tenants.length === 0) return;
+  // One loop per writer connection, each with its share of the rate: a slow batch then delays
+  // only its own loop, as separate ingest jobs do.
+  const writerLoop = async (share: number) => {
+    if (share === 0 || tenants.length === 0) return;
     while (running) {
       const tickStarted = Date.now();
       const tenant = tenants[Math.floor(Math.random() * tenants.length)]!;
       version++;
-      const batch = Array.from({ length: perTick }, () => benchContact(Math.floor(Math.random() * contactsPerTenant), version, tenant.seed));
+      const batch = Array.from({ length: share }, () => benchContact(Math.floor(Math.random() * contactsPerTenant), version, tenant.seed));
       try {
         const counts = await writeContacts(db, tenant.id, batch);
         written += counts.inserted + counts.updated;
@@ -62,7 +66,10 @@ export function startIngestTraffic(
       }
       await sleep(Math.max(0, TICK_MS - (Date.now() - tickStarted)));
     }
-  })());
+  };
+  const writerLoops = Array.from({ length: WRITERS }, (_, i) =>
+    guard(writerLoop(Math.floor(perTick / WRITERS) + (i < perTick % WRITERS ? 1 : 0))),
+  );
 
   const crmLoop = guard((async () => {
     if (portalIds.length === 0) return;
@@ -89,7 +96,7 @@ export function startIngestTraffic(
     },
     async stop() {
       running = false;
-      await Promise.all([writerLoop, crmLoop]);
+      await Promise.all([...writerLoops, crmLoop]);
       if (failure) throw failure;
     },
   };

@@ -70,7 +70,7 @@ export async function runLoad(settings: LoadSettings): Promise<LoadReport> {
         'seconds per level (LOAD_SECONDS)': settings.secondsPerLevel,
         'share of incremental runs': settings.incrementalShare,
         'request timeout': `${settings.requestTimeoutMs.toLocaleString('en-US')} ms`,
-        'background writes (LOAD_EDITS_PER_SECOND)': `${settings.editsPerSecond} contacts/s`,
+        'background writes, target (LOAD_EDITS_PER_SECOND)': `${settings.editsPerSecond} contacts/s (what was written is in the table)`,
         'page size (SYNC_PAGE_SIZE)': config.SYNC_PAGE_SIZE,
         'server pool (DATABASE_POOL_SIZE)': config.DATABASE_POOL_SIZE,
         'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS': config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
