@@ -29,7 +29,10 @@ export async function findTenantByAuth(
   const current = rows.find((t) => digestsEqual(t.authDigest, digest));
   if (current) return current;
   const old = previous && rows.find((t) => digestsEqual(t.authDigest, previous));
-  return old ? rewriteUnderCurrentSecret(db, keys, old) : undefined;
+  if (!old) return undefined;
+  // The credentials matched: serve the request even if the rewrite cannot be done now. The
+  // rotation command retries it, and reports a row it cannot rewrite.
+  return rewriteUnderCurrentSecret(db, keys, old).catch(() => old);
 }
 
 export async function getTenant(db: Executor, id: string): Promise<Tenant | undefined> {
