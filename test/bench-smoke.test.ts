@@ -1,0 +1,62 @@
+import t from 'tap';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { runBenchmarks } from '../bench/run.js';
+import { writeReport } from '../bench/report.js';
+import { loadBenchSettings } from '../bench/settings.js';
+import { postgresAdminUrl, testRedisUrl } from './helpers/services.js';
+
+// The benchmark itself is not a test and asserts no timing: this runs every phase at a tiny size
+// and checks it completes, measured real work, and writes a well-formed report.
+t.test('npm run bench completes at 2,000 contacts and writes a well-formed table, JSON and plot', async (t) => {
+  const out = await mkdtemp(path.join(tmpdir(), 'cb-bench-'));
+  t.teardown(() => rm(out, { recursive: true, force: true }));
+  const settings = loadBenchSettings({
+    BENCH_CONTACTS: '2000',
+    BENCH_BATCH: '500',
+    BENCH_REWRITE: '600',
+    BENCH_LARGE_PAGE: '1500',
+    BENCH_ROUNDS: '1',
+    BENCH_DEPTH_ROUNDS: '2',
+    BENCH_KEYSET_SAMPLES: '3',
+    BENCH_OFFSET_SAMPLES: '2',
+    BENCH_INCREMENTAL_REQUESTS: '20',
+    BENCH_CONCURRENT_TENANTS: '4',
+    BENCH_CONCURRENT_CONTACTS: '30',
+    BENCH_CONCURRENT_SECONDS: '1',
+    BENCH_BACKFILL_CONTACTS: '300',
+    BENCH_OUT: out,
+  });
+  const results = await runBenchmarks(settings, { adminUrl: await postgresAdminUrl(), redisUrl: await testRedisUrl() });
+
+  t.equal(results.ingest.inProcess.counts.inserted, 2000, 'the writer inserted every contact in process');
+  t.equal(results.ingest.http.counts.inserted, 2000, 'and over HTTP');
+  t.equal(results.ingest.rewriteInProcess.unchanged.counts.unchanged, 600, 'an unchanged rewrite was skipped');
+  t.equal(results.ingest.rewriteHttp.changed.counts.updated, 600, 'a changed one was written');
+  t.same(results.fullSync.map((f) => [f.pageSize, f.runs[0]!.contacts, f.runs[0]!.pages]), [[1000, 2000, 2], [1500, 2000, 2]], 'full syncs at both page sizes delivered every contact');
+  t.ok(results.copy.bytes > 2000 * 100, 'the COPY reference streamed the tenant');
+  t.same(results.depth.points.map((p) => p.rowsBefore), [0, 250, 500, 750, 1000]);
+  t.equal(results.incremental.server.n, 20);
+  t.ok(results.concurrency.runs.completed >= 4, 'every concurrent client completed a run');
+  t.equal(results.crmIngest.contacts, 300);
+  t.equal(results.crmIngest.rateLimited429, 0);
+  t.ok(results.fullSync[0]!.peakRssBytes > 10 * 2 ** 20, "the server's peak RSS was read");
+
+  const table = await writeReport(results, out);
+  const md = await readFile(path.join(out, 'benchmarks.md'), 'utf8');
+  t.ok(md.includes(table), 'the printed table is the one in benchmarks.md');
+  const rows = table.split('\n');
+  t.equal(rows[0], '| figure | measured | target | result |');
+  t.equal(rows.length, 2 + 15, 'one row per figure');
+  for (const row of rows.slice(2)) {
+    t.equal(row.split(' | ').length, 4, `four cells: ${row}`);
+    t.notMatch(row, /NaN|undefined|Infinity/, `no missing figure: ${row}`);
+  }
+  t.match(md, /\*\*Machine:\*\* \d+ × .+, \d+ GiB/);
+  t.match(md, new RegExp(`on ${results.date.slice(0, 10)}`), 'dated');
+  const svg = await readFile(path.join(out, 'page-latency-by-depth.svg'), 'utf8');
+  t.match(svg, /^<svg[^>]*>/, 'the plot is an SVG');
+  t.match(svg, /OFFSET/, 'with the OFFSET series in its legend');
+  t.same(JSON.parse(await readFile(path.join(out, 'benchmarks.json'), 'utf8')).settings.BENCH_CONTACTS, 2000);
+});
