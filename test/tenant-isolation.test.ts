@@ -82,9 +82,9 @@ async function fixture(t: Test): Promise<Fixture> {
 
 // Routes every caller may read: they must hold nothing of any tenant's contacts or credentials.
 // /metrics labels its per-tenant series with tenant ids (random UUIDs that open nothing without
-// the admin token), never with names, contacts or credentials. /docs/static/* is the Swagger UI
-// library's own files (@fastify/static ignores the UI's hooks): public, and no API or tenant data.
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/talkdesk/integration.json', '/talkdesk/logo.svg', '/docs/static/*']);
+// the admin token), never with names, contacts or credentials. The Swagger UI's own files
+// (/docs/static/*) are behind the admin token like the rest of /docs.
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/talkdesk/integration.json', '/talkdesk/logo.svg']);
 
 // Admin routes that show every tenant to the operator by design: the admin token holder is the
 // operator, not a tenant. They get the unauthenticated cases only.

@@ -47,8 +47,12 @@ export default fp(
       },
     });
     // It describes the admin API too, so it is the operators' (README: everything but the probes
-    // and /metrics needs the admin token); a browser gets the basic-auth prompt.
-    await app.register(swaggerUi, { routePrefix: '/docs', uiHooks: { onRequest: adminAuth(app.config.ADMIN_TOKEN) } });
+    // and /metrics needs the admin token); a browser gets the basic-auth prompt. The hook is on a
+    // scope of its own rather than the UI's uiHooks, which do not cover its static files.
+    await app.register(async (docs) => {
+      docs.addHook('onRequest', adminAuth(app.config.ADMIN_TOKEN));
+      await docs.register(swaggerUi, { routePrefix: '/docs' });
+    });
   },
   { name: 'openapi' },
 );
