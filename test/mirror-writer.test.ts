@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { sql } from 'drizzle-orm';
 import { freshDatabase } from './helpers/database.js';
 import { writeContacts } from '../src/mirror/writer.js';
-import { createTenant } from '../src/tenants/repository.js';
+import { createTenant, deleteTenant } from '../src/tenants/repository.js';
 import { deriveKeys } from '../src/tenants/keys.js';
 import type { Db } from '../src/db/client.js';
 
@@ -169,4 +169,28 @@ t.test('contacts and tombstones in one batch share one timestamp', async (t) => 
   t.ok(after.get('b')!.updated_at < after.get('c')!.updated_at, 'the unchanged contact kept its time');
   const { rows: tenant } = await db.execute<{ last: string }>(sql`SELECT last_change_at::text AS last FROM tenants WHERE id = ${tenantId}`);
   t.equal(tenant[0]!.last, after.get('c')!.updated_at);
+});
+
+t.test('deleting a tenant waits for a batch being written, takes its contacts, and refuses later batches', async (t) => {
+  const { db, tenantId } = await setup(t);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let entered!: () => void;
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  const writing = writeContacts(db, tenantId, [{ id: 'late', name: 'Written while the tenant is deleted' }], async () => {
+    entered();
+    await gate;
+  });
+  await inside;
+  let deletedFirst = false;
+  const deleting = deleteTenant(db, tenantId).then((r) => ((deletedFirst = true), r));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.notOk(deletedFirst, 'the delete waits for the batch holding the tenant');
+  release();
+  await writing;
+  t.equal(await deleting, true);
+  const { rows: left } = await db.execute<{ n: string }>(sql`SELECT count(*) AS n FROM contacts WHERE tenant_id = ${tenantId}`);
+  t.equal(left[0]!.n, '0', 'no contact outlives its tenant');
+  await t.rejects(writeContacts(db, tenantId, [{ id: 'x', name: 'X' }]), { code: 'TENANT_NOT_FOUND' });
+  t.equal(await deleteTenant(db, tenantId), false);
 });

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { eq, sql } from 'drizzle-orm';
 import { tenants, type TenantStatus } from '../db/schema.js';
 import { TenantNotFoundError } from '../tenants/errors.js';
+import { deleteTenant } from '../tenants/repository.js';
 import { readIngestState } from '../tenants/ingest-state.js';
 import { requestResync } from '../tenants/resync.js';
 import { ErrorSchema } from '../sync/schema.js';
@@ -142,10 +143,9 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const id = request.params.id;
-      const deleted = await deps.db.delete(tenants).where(eq(tenants.id, id)).returning({ id: tenants.id });
-      if (deleted.length === 0) throw new TenantNotFoundError(id);
-      // The row is gone, with its contacts, ingest state and encrypted credentials (cascade);
-      // a job still running fails on its next page, since the writer finds no tenant.
+      if (!(await deleteTenant(deps.db, id))) throw new TenantNotFoundError(id);
+      // The row is gone, with its contacts, ingest state and encrypted credentials; a job still
+      // running fails on its next page, since the writer finds no tenant.
       try {
         await deps.ingest?.deactivate(id);
         const jobId = await deps.queue?.getDeduplicationJobId(dedupId(id));

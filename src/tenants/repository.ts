@@ -1,5 +1,5 @@
-import { eq, inArray } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
+import { eq, inArray, sql } from 'drizzle-orm';
+import type { Db, Executor } from '../db/client.js';
 import { tenants, type Tenant, type TenantStatus } from '../db/schema.js';
 import { authDigest, digestsEqual } from './auth-digest.js';
 import { encryptCredentials } from './credential-cipher.js';
@@ -69,4 +69,19 @@ export async function createTenant(db: Executor, keys: BridgeKeys, input: NewTen
     .returning();
   if (!tenant) throw new DuplicateCredentialsError();
   return tenant;
+}
+
+/**
+ * Deletes a tenant with its contacts (its ingest state and credentials go with the row). The
+ * tenant row is locked first, as the mirror writer does, so a batch being written finishes
+ * before the contacts are deleted, and one arriving after finds no tenant.
+ */
+export async function deleteTenant(db: Db, id: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const locked = await tx.execute(sql`SELECT 1 FROM tenants WHERE id = ${id} FOR UPDATE`);
+    if (locked.rowCount === 0) return false;
+    await tx.execute(sql`DELETE FROM contacts WHERE tenant_id = ${id}`);
+    await tx.execute(sql`DELETE FROM tenants WHERE id = ${id}`);
+    return true;
+  });
 }
