@@ -65,4 +65,6 @@ t.test("migration 0003 renders existing rows' documents as the writer does (same
   for (const row of migrated) {
     t.same(JSON.parse(row.doc), JSON.parse(written.find((w) => w.id === row.id)!.doc), row.id);
   }
+  t.same(await h.push(tenant, contacts), { inserted: 0, updated: 0, unchanged: contacts.length, deleted: 0 }, 'a migrated row with the same content is unchanged');
+  t.same(await h.push(tenant, [{ ...contacts[1]!, title: 'Now with a title' }]), { inserted: 0, updated: 1, unchanged: 0, deleted: 0 }, 'and a changed one is written');
 });

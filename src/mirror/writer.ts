@@ -9,7 +9,7 @@ import type { Db } from '../db/client.js';
 import * as schema from '../db/schema.js';
 import { TenantNotFoundError } from '../tenants/errors.js';
 import { copyRow } from './copy-format.js';
-import { isTombstone, normalizeContact, type ContactChange } from './contact.js';
+import { isTombstone, normalizeContact, type Contact, type ContactChange } from './contact.js';
 
 /** A change as the writer takes it: a contact (optionally with the CRM's own change time) or a tombstone. */
 export type MirrorChange = ContactChange & { source_updated_at?: string };
@@ -56,7 +56,7 @@ export async function writeContacts(
   changes: readonly MirrorChange[],
   alsoInTransaction?: (tx: Transaction, counts: WriteCounts) => Promise<void>,
 ): Promise<WriteCounts> {
-  const batch = prepareBatch(changes);
+  const batch = planBatch(changes);
   // A client of our own rather than db.transaction: the batch is streamed with COPY, which needs
   // the pg client itself, and it must be the one the transaction runs on.
   const client = await db.$client.connect();
@@ -68,52 +68,73 @@ export async function writeContacts(
       return counts;
     });
   } catch (err) {
-    // A client whose connection broke must not go back to the pool.
-    if (isDatabaseUnavailable(err)) failure = err as Error;
+    // A client whose connection broke, or whose COPY was abandoned by a bad item, does not go
+    // back to the pool.
+    if (isDatabaseUnavailable(err) || err instanceof InvalidChangeError) failure = err as Error;
     throw err;
   } finally {
     client.release(failure);
   }
 }
 
-interface PreparedBatch {
-  /** The live contacts as COPY text rows, in the column order of mirror_batch. */
-  rows: string[];
+interface BatchPlan {
+  changes: readonly MirrorChange[];
+  /** Indexes of the contacts to write: the last item for each id that is not a tombstone. */
+  live: number[];
   /** Ids to tombstone. */
   tombstones: string[];
   size: number;
 }
 
-/** Last item for an id wins; contacts are normalized; a blank name is refused with its index. */
-function prepareBatch(changes: readonly MirrorChange[]): PreparedBatch {
-  const byId = new Map<string, string | null>();
+/** Last item for an id wins. */
+function planBatch(changes: readonly MirrorChange[]): BatchPlan {
+  const lastIndex = new Map<string, number>();
   changes.forEach((change, index) => {
     if (change.id.includes('\0')) throw new InvalidChangeError(index, 'id must not contain U+0000');
-    byId.delete(change.id);
-    if (isTombstone(change)) {
-      byId.set(change.id, null);
-      return;
-    }
-    const contact = normalizeContact(change);
+    lastIndex.delete(change.id);
+    lastIndex.set(change.id, index);
+  });
+  const live: number[] = [];
+  const tombstones: string[] = [];
+  for (const [id, index] of lastIndex) {
+    if (isTombstone(changes[index]!)) tombstones.push(id);
+    else live.push(index);
+  }
+  return { changes, live, tombstones, size: lastIndex.size };
+}
+
+const ROWS_PER_CHUNK = 500;
+
+/**
+ * The live contacts as COPY text, normalized and rendered a chunk at a time as PostgreSQL asks
+ * for more, so rendering the next rows overlaps with PostgreSQL parsing the previous ones. A
+ * blank name or a U+0000 is refused with the item's index, which aborts the COPY and with it
+ * the transaction.
+ */
+function* copyChunks({ changes, live }: BatchPlan): Generator<string> {
+  let chunk = '';
+  let rows = 0;
+  for (const index of live) {
+    const change = changes[index]!;
+    const contact = normalizeContact(change as Contact);
     if (!contact) throw new InvalidChangeError(index, 'name must not be blank');
     const row = copyRow(contact, change.source_updated_at);
-    // PostgreSQL text cannot hold U+0000; refused here so it is this item's 400, not a failed COPY.
+    // PostgreSQL text cannot hold U+0000: this item's 400, not a failed COPY.
     if (row.includes('\0')) throw new InvalidChangeError(index, 'text must not contain U+0000');
-    byId.set(change.id, row);
-  });
-  const rows: string[] = [];
-  const tombstones: string[] = [];
-  for (const [id, row] of byId) {
-    if (row === null) tombstones.push(id);
-    else rows.push(row);
+    chunk += `${row}\n`;
+    if (++rows === ROWS_PER_CHUNK) {
+      yield chunk;
+      chunk = '';
+      rows = 0;
+    }
   }
-  return { rows, tombstones, size: byId.size };
+  if (chunk !== '') yield chunk;
 }
 
 /** Connections that already have the session's staging table. */
 const staged = new WeakSet<pg.PoolClient>();
 
-async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: string, batch: PreparedBatch): Promise<WriteCounts> {
+async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: string, batch: BatchPlan): Promise<WriteCounts> {
   // A 10k-row batch is costed high enough for JIT, whose compilation (~15 ms) is pure overhead
   // for statements this simple.
   await tx.execute(sql`SET LOCAL jit = off`);
@@ -128,8 +149,8 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
 
   let inserted = 0;
   let updated = 0;
-  if (batch.rows.length > 0) {
-    await stage(tx, client, batch.rows);
+  if (batch.live.length > 0) {
+    await stage(tx, client, batch);
     // The anti-join drops rows whose content is what is stored before the INSERT sees them: an
     // unchanged contact is then only read, where ON CONFLICT DO UPDATE would lock (write) it.
     // The conflict clause stays for the rows that do change. Content columns are compared with
@@ -145,15 +166,20 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
         -- LATERAL with LIMIT 1 keeps this a primary-key lookup per row whatever the statistics say:
         -- the staging table never has any, and a hash join would read the whole tenant.
         LEFT JOIN LATERAL (
-          SELECT true AS live, o.name, o.company, o.title, o.emails, o.phones, o.photo_url, o.address, o.websites, o.twitter, o.url
+          SELECT true AS live, o.doc, o.name, o.company, o.title, o.emails, o.phones, o.photo_url, o.address,
+                 o.websites, o.twitter, o.url
           FROM contacts o
           WHERE o.tenant_id = ${tenantId} AND o.id = b.id AND o.deleted_at IS NULL
           LIMIT 1
         ) o ON true
+        -- Equal documents mean equal content (the writer renders them canonically), one text
+        -- comparison; the columns decide when the documents differ, since a document rendered
+        -- by migration 0003 may differ in spacing only.
         WHERE o.live IS NULL
-           OR (o.name, o.company, o.title, o.emails, o.phones, o.photo_url, o.address, o.websites, o.twitter, o.url)
-              IS DISTINCT FROM
-              (b.name, b.company, b.title, b.emails, b.phones, b.photo_url, b.address, b.websites, b.twitter, b.url)
+           OR (o.doc <> b.doc
+               AND (o.name, o.company, o.title, o.emails, o.phones, o.photo_url, o.address, o.websites, o.twitter, o.url)
+                   IS DISTINCT FROM
+                   (b.name, b.company, b.title, b.emails, b.phones, b.photo_url, b.address, b.websites, b.twitter, b.url))
         ON CONFLICT (tenant_id, id) DO UPDATE SET
           name = excluded.name, company = excluded.company, title = excluded.title, emails = excluded.emails,
           phones = excluded.phones, photo_url = excluded.photo_url, address = excluded.address,
@@ -185,7 +211,7 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
  * DELETE ROWS), which PostgreSQL skips for transactions that never touched it, so the pooled
  * connection's other work pays nothing for it.
  */
-async function stage(tx: Transaction, client: pg.PoolClient, rows: string[]): Promise<void> {
+async function stage(tx: Transaction, client: pg.PoolClient, batch: BatchPlan): Promise<void> {
   if (!staged.has(client)) {
     await tx.execute(sql`
       CREATE TEMP TABLE IF NOT EXISTS mirror_batch (
@@ -195,5 +221,5 @@ async function stage(tx: Transaction, client: pg.PoolClient, rows: string[]): Pr
     staged.add(client);
   }
   const copy = client.query(copyStreams.from('COPY mirror_batch FROM STDIN'));
-  await pipeline(Readable.from([rows.join('\n') + '\n']), copy);
+  await pipeline(Readable.from(copyChunks(batch), { objectMode: false }), copy);
 }
