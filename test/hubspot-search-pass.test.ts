@@ -104,5 +104,25 @@ t.test('an overlap window holding more than 10,000 contacts still moves forward'
   const { seen, cursors } = await runPass(records, start, T0 + 8000, 60_000);
   t.equal(seen.size, 15_000);
   t.ok(cursors.every((c) => cmp(c, start) >= 0), 'never behind the start');
-  t.same(cursors.at(-1), { t: T0 + 7499, afterId: '15000' });
+  t.same(cursors.at(-1), { t: T0 + 7499, afterId: '15000', readAt: T0 + 8000 }, 'read within the overlap of its time: the next pass re-reads');
+});
+
+// Regression (found by the chaos run, test/chaos.test.ts): the overlap was applied only while the
+// next pass started within the overlap of the cursor's time. With passes every
+// SYNC_INTERVAL_SECONDS ≥ HUBSPOT_SEARCH_OVERLAP_SECONDS (60 and 60 by default), or a pass held
+// back by a backoff, a contact changed just before the watermark but indexed after the pass that
+// set it was never read.
+t.test('a contact indexed after the pass that passed its time is read however late the next pass starts', async (t) => {
+  const late = { id: 8, t: T0 + 99_000 };
+  const newer = { id: 9, t: T0 + 100_000 };
+  // At T0 + 101 s only the newer contact is indexed; the pass moves the watermark past the late one.
+  const first = await runPass([newer], { t: T0 + 40_000, afterId: '0' }, T0 + 101_000, 60_000);
+  const watermark = first.cursors.at(-1)!;
+  t.equal(watermark.t, newer.t);
+  // The late one is indexed a few seconds later; the next pass starts a whole interval later.
+  const next = await runPass([late, newer], watermark, T0 + 161_000, 60_000);
+  t.ok(next.seen.has(late.id), 'the late-indexed contact is read');
+  const settled = next.cursors.at(-1)!;
+  const quiet = await runPass([late, newer], settled, T0 + 221_000, 60_000);
+  t.equal(quiet.seen.size, 0, 'once a pass has re-read the window after it settled, the next one does not again');
 });

@@ -9,6 +9,12 @@ export interface SearchCursor {
   t: number;
   afterId: string;
   crowded?: boolean;
+  /**
+   * When the pass that wrote the cursor began, present while that was within the overlap of t:
+   * contacts changed just before t may then have reached the index after that pass, and the
+   * next pass must re-read the window however late it starts.
+   */
+  readAt?: number;
 }
 
 export interface SearchRequest {
@@ -104,11 +110,18 @@ export async function* searchPass(
   overlapMs: number,
 ): AsyncGenerator<SearchPage> {
   let cursor = start;
+  // A cursor without readAt was written at least the overlap after its time (or before readAt
+  // existed, when the rule was the time of this pass).
   let query: Query = start.crowded
     ? { kind: 'instant', t: start.t, afterId: start.afterId }
-    : nowMs - start.t < overlapMs
+    : (start.readAt ?? nowMs) - start.t < overlapMs
       ? { kind: 'from', t: start.t - overlapMs }
       : { kind: 'after', t: start.t, afterId: start.afterId };
+  // Every cursor this pass hands out says when it was read, while that matters.
+  const stamped = (c: SearchCursor): SearchCursor => {
+    const { readAt: _previous, ...rest } = c;
+    return nowMs - c.t < overlapMs ? { ...rest, readAt: nowMs } : rest;
+  };
 
   for (;;) {
     let offset = 0;
@@ -130,28 +143,28 @@ export async function* searchPass(
         const lastId = last?.id ?? query.afterId;
         // Exhausted: the whole instant has been read. Otherwise: up to lastId, still paging it.
         cursor = later(exhausted ? { t: instant, afterId: lastId } : { t: instant, afterId: lastId, crowded: true }, cursor);
-        yield { records: page.results, cursor, total: page.total };
+        yield { records: page.results, cursor: stamped(cursor), total: page.total };
         if (exhausted || capped) {
           query = exhausted ? { kind: 'after', t: instant, afterId: lastId } : { kind: 'instant', t: instant, afterId: lastId };
           break;
         }
       } else if (exhausted) {
         if (newest) cursor = later(newest, cursor);
-        yield { records: page.results, cursor, total: page.total };
+        yield { records: page.results, cursor: stamped(cursor), total: page.total };
         return;
       } else if (capped) {
         const instant = modifiedAt(last!);
         // Everything before the instant has been read; page the instant itself by id, from the
         // first id not known to be read.
         cursor = later({ t: instant, afterId: '0', crowded: true }, cursor);
-        yield { records: page.results, cursor, total: page.total };
+        yield { records: page.results, cursor: stamped(cursor), total: page.total };
         query = { kind: 'instant', t: instant, afterId: cursor.t === instant ? cursor.afterId : '0' };
         break;
       } else {
         // Mid-query: ties at the last instant may continue on the next page, so only the
         // instants before it are complete.
         if (last) cursor = later(cursor, { t: modifiedAt(last), afterId: '0' });
-        yield { records: page.results, cursor, total: page.total };
+        yield { records: page.results, cursor: stamped(cursor), total: page.total };
       }
       offset = next!;
     }
