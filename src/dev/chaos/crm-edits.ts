@@ -35,6 +35,13 @@ const MAPPED: readonly EditableProperty[] = [
   'twitterhandle',
 ];
 
+/**
+ * Together under HUBSPOT_SEARCH_OVERLAP_SECONDS of the chaos stack (5 s): the window the bridge
+ * re-reads behind its watermark is what covers a late, out-of-order index.
+ */
+const MAX_SEARCH_LAG_MS = 1500;
+const INDEX_DISORDER_MS = 2000;
+
 /** Below this many live contacts a portal gets creates instead of archivals. */
 const MIN_LIVE = 20;
 
@@ -48,6 +55,7 @@ export class CrmEditor {
   private readonly generator: ContactGenerator;
   /** Every kind once, in a random order, before the weighted draws: a short run still makes each. */
   private readonly firstKinds: CrmWriteKind[];
+  private firstWriteAt: number | undefined;
 
   constructor(
     private readonly control: SimControl,
@@ -68,13 +76,15 @@ export class CrmEditor {
     const one = () => this.rng.pick(live);
     switch (kind) {
       case 'create':
-        this.control.createContacts([this.generator.next()], { portalId });
+        this.control.createContacts([this.generator.next()], { portalId, ...this.stamp(portalId) });
         this.counts.creates++;
         break;
-      case 'edit':
-        this.control.editContact(one(), this.changedFields(), { portalId });
+      case 'edit': {
+        const id = one();
+        this.control.editContact(id, this.changedFields(), { portalId, ...this.stamp(portalId, id) });
         this.counts.edits++;
         break;
+      }
       case 'noop-edit': {
         const id = one();
         // Both ways a HubSpot user changes nothing: saving the form as it is, or a workflow touch.
@@ -85,7 +95,7 @@ export class CrmEditor {
       }
       case 'blanking-edit': {
         const id = one();
-        this.control.editContact(id, this.blankedFields(id, portalId), { portalId });
+        this.control.editContact(id, this.blankedFields(id, portalId), { portalId, ...this.stamp(portalId, id) });
         this.counts.blankingEdits++;
         break;
       }
@@ -105,6 +115,30 @@ export class CrmEditor {
       }
     }
     return kind;
+  }
+
+  /** HubSpot's search index lag varies; the simulator's is set anew each round. */
+  varySearchLag(): void {
+    this.control.setSearchLag(this.rng.int(0, MAX_SEARCH_LAG_MS));
+  }
+
+  /**
+   * HubSpot indexes writes out of order: a contact can reach search after others modified later
+   * than it. The simulator's index applies writes in order, so half the single writes are stamped
+   * up to INDEX_DISORDER_MS in the past (never before the contact's previous version): they then
+   * reach search after writes with a later lastmodifieddate, which only the bridge's overlap
+   * window re-reads.
+   */
+  private stamp(portalId: number, id?: string): { at?: number } {
+    const now = this.control.now();
+    // The simulator's list endpoint shows a write when it is made, not at its stamp: a stamp
+    // from before the first write could fall before the backfill HubSpot's list served, which
+    // real HubSpot, whose list shows a change at once, never does.
+    this.firstWriteAt ??= now;
+    if (!this.rng.chance(0.5)) return {};
+    const previous = id === undefined ? undefined : this.control.getContact(id, { portalId })?.updatedAt;
+    const floor = Math.max(this.firstWriteAt, previous === undefined ? -Infinity : Date.parse(previous) + 1);
+    return { at: Math.min(now, Math.max(floor, now - this.rng.int(0, INDEX_DISORDER_MS))) };
   }
 
   private pickKind(): CrmWriteKind {

@@ -78,3 +78,24 @@ export async function waitForDeletionWindow(db: Db, windowSeconds: number, timeo
   }
 }
 
+
+/**
+ * For a run whose ingest never caught up: each contact where the mirror and the CRM still differ,
+ * with both sides' times, to start the investigation from (a handful per tenant).
+ */
+export async function describeLag(db: Db, sim: SimControl, tenants: Map<number, string>): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [portalId, tenantId] of tenants) {
+    const d = diff(await mirrorOf(db, tenantId), crmTruth(sim, portalId));
+    for (const id of [...d.missing, ...d.stale, ...d.deletedButPresent].slice(0, 5)) {
+      const crm = sim.getContact(id, { portalId });
+      const { rows } = await db.execute<Record<string, unknown>>(sql`
+        SELECT updated_at::text, source_updated_at::text, deleted_at::text FROM contacts WHERE tenant_id = ${tenantId} AND id = ${id}`);
+      lines.push(
+        `${portalId}/${id}: CRM ${crm ? `created ${crm.createdAt}, modified ${crm.updatedAt}${crm.archived ? ', archived' : ''}` : 'archived'}; ` +
+          `mirror ${rows[0] ? JSON.stringify(rows[0]) : 'has no row'}`,
+      );
+    }
+  }
+  return lines;
+}

@@ -47,6 +47,7 @@ export async function runRound(parts: RoundParts, settings: RoundSettings, fault
     .flatMap((portalId) => moments(rng, between(rng, settings.syncsPerRound), duration).map((at) => ({ at, portalId })))
     .sort((a, b) => a.at - b.at);
   const faultAt = faults.map((kind) => ({ kind, at: rng.int(0, Math.floor(duration * 0.7)) })).sort((a, b) => a.at - b.at);
+  parts.editor.varySearchLag();
   const started = Date.now();
   const until = (at: number) => sleep(Math.max(0, started + at - Date.now()));
 

@@ -2,7 +2,7 @@ import { CrmEditor } from './crm-edits.js';
 import { FaultInjector } from './fault-injector.js';
 import { emptyFigures, type Figures } from './figures.js';
 import { compareWithCrm, deletionResync, oneMoreRun } from './final-check.js';
-import { tenantsByPortal, waitForBackfill, waitForCatchUp, waitForDeletionWindow } from './ingest-progress.js';
+import { describeLag, tenantsByPortal, waitForBackfill, waitForCatchUp, waitForDeletionWindow } from './ingest-progress.js';
 import { stream } from './random.js';
 import { betweenRounds, runRound, type RoundSettings } from './round-loop.js';
 import { startChaosStack } from './stack.js';
@@ -105,7 +105,8 @@ export async function runChaos(options: ChaosOptions): Promise<Figures> {
     await synchronizer.idle();
     const tenants = await tenantsByPortal(stack.database.db);
     figures.catchUpSeconds = await waitForCatchUp(stack.database.db, stack.sim, tenants, options.catchUpTimeoutMs ?? 120_000);
-    log(figures.catchUpSeconds === null ? 'ingest did NOT catch up' : `ingest caught up in ${figures.catchUpSeconds.toFixed(1)} s`);
+    if (figures.catchUpSeconds !== null) log(`ingest caught up in ${figures.catchUpSeconds.toFixed(1)} s`);
+    else for (const line of ['ingest did NOT catch up:', ...(await describeLag(stack.database.db, stack.sim, tenants))]) log(line);
     figures.afterIncremental = await oneMoreRun(synchronizer, stack.sim);
     await waitForDeletionWindow(stack.database.db, Number(stack.env.DELETION_RESYNC_SECONDS), 60_000);
     await deletionResync(synchronizer);
