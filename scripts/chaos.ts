@@ -71,7 +71,9 @@ ${found.map((p) => `\n- ${p}`).join('')}
 
 Each round, for 1.5–4 s: the simulated HubSpot receives random creates, edits (some that change
 nothing, some that empty fields), bulk edits sharing one \`lastmodifieddate\`, and archivals, at a
-rate drawn per round (with bursts); two real worker processes (\`ROLE=worker\`, the production
+rate drawn per round (with bursts); its search index lags by 0–1.5 s (drawn per round) and half
+the single writes reach it up to 2 s out of \`lastmodifieddate\` order, as HubSpot's index does
+(within the bridge's 5 s \`HUBSPOT_SEARCH_OVERLAP_SECONDS\`); two real worker processes (\`ROLE=worker\`, the production
 entry point) ingest two portals; a Talkdesk-style synchronizer keeps one copy per account exactly
 as Talkdesk does (a run without a checkpoint replaces the copy, a run with one upserts, the last
 page's checkpoint is kept, a run that fails part-way is discarded) and syncs at random moments,
