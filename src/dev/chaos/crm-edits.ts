@@ -49,7 +49,7 @@ const MIN_LIVE = 20;
  * The CRM side of the chaos run: random creates, edits (some that change nothing, some that
  * empty fields), bulk edits sharing one lastmodifieddate, and archivals, written into the
  * simulated HubSpot as its users would. Draws only from its own stream, so the same seed makes
- * the same writes.
+ * the same sequence of writes (when they land is the machine's).
  */
 export class CrmEditor {
   private readonly generator: ContactGenerator;
