@@ -62,7 +62,7 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
     BRIDGE_SECRET: SECRET,
     ADMIN_TOKEN,
     QUEUE_PREFIX: `cbbench${randomBytes(3).toString('hex')}`,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn',
   };
   const servers: ServerProcess[] = [];
   const start = async (env: Record<string, string> = {}) => {
