@@ -371,3 +371,10 @@ t.test('generated records: schema-valid, already in stored form, lists de-duplic
   }
   t.pass('1500 generated records checked');
 });
+
+t.test('an unpaired surrogate becomes U+FFFD; a paired one is kept', async (t) => {
+  const c = map({ firstname: 'Zo\uD800e', lastname: '😀 \uDC00', company: 'A\uDBFF', jobtitle: 'B\uD83D\uDE00C' });
+  t.equal(c.name, 'Zo\uFFFDe 😀 \uFFFD');
+  t.equal(c.company, 'A\uFFFD');
+  t.equal(c.title, 'B😀C');
+});

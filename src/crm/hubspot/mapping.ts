@@ -111,9 +111,16 @@ export function mapHubSpotContact(record: HubSpotContactRecord, options: MapHubS
   return contact;
 }
 
-/** NUL-stripped (PostgreSQL text cannot hold it) and trimmed; undefined when nothing is left. */
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Storable text, trimmed; undefined when nothing is left. PostgreSQL text cannot hold U+0000
+ * (dropped), and an unpaired surrogate has no UTF-8 form (replaced by U+FFFD, as a UTF-8 decoder
+ * would); the mirror refuses both (mirror/contact.ts), so a CRM value holding one must not stop
+ * its whole page.
+ */
 function clean(value: string | null | undefined): string | undefined {
-  const v = value?.replaceAll('\u0000', '').trim();
+  const v = value?.replaceAll('\u0000', '').replace(UNPAIRED_SURROGATE, '\uFFFD').trim();
   return v ? v : undefined;
 }
 
