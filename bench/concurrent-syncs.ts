@@ -27,10 +27,9 @@
  * Latencies are exact quantiles over every sample (a sorted copy at the end): a few hundred
  * thousand numbers at most, so no histogram approximation is needed.
  */
-import http from 'node:http';
-import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { jsonPoster, RequestTimeout, type Answer } from './http-post.js';
 
 export type TenantAuth = Record<string, unknown>;
 
@@ -122,14 +121,6 @@ export interface ConcurrentSyncsResult {
   timeouts: number;
 }
 
-interface Answer {
-  status: number;
-  retryAfter: string | undefined;
-  body: string;
-}
-
-class RequestTimeout extends Error {}
-
 /** Runs the clients to the end and returns what they measured. */
 export async function runConcurrentSyncs(options: ConcurrentSyncsOptions): Promise<ConcurrentSyncsResult> {
   const { tenants, concurrency } = options;
@@ -142,8 +133,7 @@ export async function runConcurrentSyncs(options: ConcurrentSyncsOptions): Promi
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const maxRetryAfterWaitMs = options.maxRetryAfterWaitMs ?? 5_000;
   const incrementalShare = options.incrementalShare ?? 0.5;
-  const transport = url.protocol === 'https:' ? https : http;
-  const agent = new transport.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+  const poster = jsonPoster(url, { connections: concurrency, timeoutMs: requestTimeoutMs });
 
   const pageLatencies: number[] = [];
   const runLatencies: number[] = [];
@@ -168,35 +158,7 @@ export async function runConcurrentSyncs(options: ConcurrentSyncsOptions): Promi
       timeouts: totals.timeouts,
     });
 
-  const post = (body: string): Promise<Answer> =>
-    new Promise((resolve, reject) => {
-      const req = transport.request(
-        url,
-        {
-          method: 'POST',
-          agent,
-          headers: { 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            clearTimeout(timer);
-            const retryAfter = res.headers['retry-after'];
-            resolve({ status: res.statusCode ?? 0, retryAfter, body: Buffer.concat(chunks).toString('utf8') });
-          });
-          res.on('error', fail);
-        },
-      );
-      // A bound on the whole exchange, not on socket idleness: a server trickling bytes is still too slow.
-      const timer = setTimeout(() => req.destroy(new RequestTimeout()), requestTimeoutMs);
-      function fail(err: Error) {
-        clearTimeout(timer);
-        reject(err);
-      }
-      req.on('error', fail);
-      req.end(body);
-    });
+  const { post } = poster;
 
   /** One run; returns the milliseconds to wait before the next one (a 503's Retry-After). */
   async function syncRun(tenantIndex: number, random: () => number): Promise<number> {
@@ -234,7 +196,8 @@ export async function runConcurrentSyncs(options: ConcurrentSyncsOptions): Promi
         totals.shed++;
         const code = errorCode(answer.body);
         shedByError[code] = (shedByError[code] ?? 0) + 1;
-        const seconds = answer.retryAfter === undefined ? NaN : Number(answer.retryAfter);
+        const retryAfter = answer.headers['retry-after'];
+        const seconds = retryAfter === undefined ? NaN : Number(retryAfter);
         if (Number.isFinite(seconds) && seconds >= 0) totals.shedWithRetryAfter++;
         progress();
         return Math.min(maxRetryAfterWaitMs, Number.isFinite(seconds) ? seconds * 1000 : maxRetryAfterWaitMs);
@@ -286,7 +249,7 @@ export async function runConcurrentSyncs(options: ConcurrentSyncsOptions): Promi
   try {
     await Promise.all(Array.from({ length: concurrency }, (_, i) => client(i)));
   } finally {
-    agent.destroy();
+    poster.close();
   }
   const seconds = (performance.now() - started) / 1000;
   return {

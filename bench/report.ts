@@ -18,7 +18,7 @@ export interface Row {
 
 /** The summary: one row per figure of the issue, measured against its target. */
 export function summaryRows(r: BenchResults): Row[] {
-  const [fullDefault, fullLarge] = r.fullSync as [BenchResults['fullSync'][0], BenchResults['fullSync'][0]];
+  const [fullDefault, ...fullOthers] = r.fullSync as [BenchResults['fullSync'][0], ...BenchResults['fullSync']];
   const { inProcess, http, rewriteInProcess, rewriteHttp } = r.ingest;
   const depthEnd = r.depth.points[r.depth.points.length - 1]!;
   const c = r.concurrency;
@@ -31,7 +31,7 @@ export function summaryRows(r: BenchResults): Row[] {
     { figure: 'rewrite unchanged vs changed, over HTTP', measured: `${n(rewriteHttp.unchanged.perSecond)} vs ${n(rewriteHttp.changed.perSecond)} contacts/s`, target: 'unchanged ≥ 2× faster', verdict: `${verdict(rewriteHttp.ratio >= 2)} (${x(rewriteHttp.ratio)})` },
     { figure: 'the limit: COPY (SELECT row_to_json …) TO STDOUT', measured: `${n(r.copy.seconds, 2)} s (${mb(r.copy.bytes)})`, target: 'the reference', verdict: '—' },
     { figure: `full sync over HTTP, page size ${fullDefault.pageSize} (default)`, measured: `${n(fullDefault.seconds, 2)} s, ${n(fullDefault.runs[0]!.pages)} pages`, target: '≤ 2× the limit', verdict: `${verdict(fullDefault.ratioToCopy <= 2)} (${x(fullDefault.ratioToCopy)})` },
-    { figure: `full sync over HTTP, page size ${fullLarge.pageSize}`, measured: `${n(fullLarge.seconds, 2)} s, ${n(fullLarge.runs[0]!.pages)} pages`, target: 'reported', verdict: `${x(fullLarge.ratioToCopy)} the limit` },
+    ...fullOthers.map((f) => ({ figure: `full sync over HTTP, page size ${f.pageSize}`, measured: `${n(f.seconds, 2)} s, ${n(f.runs[0]!.pages)} pages`, target: 'reported', verdict: `${x(f.ratioToCopy)} the limit` })),
     { figure: 'keyset page p99, end vs depth 0', measured: `${ms(depthEnd.keyset.p99)} vs ${ms(r.depth.points[0]!.keyset.p99)}`, target: '≤ 1.2×', verdict: `${verdict(r.depth.keysetEndOverStartP99 <= 1.2)} (${x(r.depth.keysetEndOverStartP99)}, median of ${r.depth.rounds} rounds)` },
     { figure: 'OFFSET page p50, end vs depth 0', measured: `${ms(depthEnd.offset.p50)} vs ${ms(r.depth.points[0]!.offset.p50)}`, target: 'for comparison', verdict: `${x(r.depth.offsetEndOverStartP50)}; at the end OFFSET is ${x(r.depth.offsetOverKeysetAtEnd)} keyset` },
     { figure: 'incremental sync, nothing changed (server)', measured: `p50 ${ms(r.incremental.server.p50)}, p99 ${ms(r.incremental.server.p99)}`, target: 'p50 ≤ 2 ms', verdict: `${verdict(r.incremental.server.p50 <= 2)} (${x(r.incremental.server.p50 / 2)} of budget)` },
@@ -102,9 +102,11 @@ ${depthTable(r)}
 
 ## Full sync runs
 
-| page size | runs (s) | median | ÷ limit | pages | MB received | server peak RSS |
-|---|---|---|---|---|---|---|
-${r.fullSync.map((f) => `| ${n(f.pageSize)} | ${f.runs.map((x) => n(x.seconds, 2)).join(', ')} | ${n(f.seconds, 2)} s | ${x(f.ratioToCopy)} | ${n(f.runs[0]!.pages)} | ${mb(f.runs[0]!.bytes)} | ${mb(f.peakRssBytes)} |`).join('\n')}
+| page size | runs (s) | median | ÷ limit | server's own time (first run) | pages | MB received | server peak RSS |
+|---|---|---|---|---|---|---|---|
+${r.fullSync.map((f) => `| ${n(f.pageSize)} | ${f.runs.map((x) => n(x.seconds, 2)).join(', ')} | ${n(f.seconds, 2)} s | ${x(f.ratioToCopy)} | ${n(f.runs[0]!.serverSeconds, 2)} s | ${n(f.runs[0]!.pages)} | ${mb(f.runs[0]!.bytes)} | ${mb(f.peakRssBytes)} |`).join('\n')}
+
+The rest of a run's time is the client's: receiving each page and parsing it, as Talkdesk must.
 
 COPY runs: ${r.copy.runs.map((c) => `${n(c.seconds, 2)} s`).join(', ')}.
 

@@ -145,9 +145,12 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
     concurrentBar.stop();
     await server.stop();
 
-    server = await start({ SYNC_PAGE_SIZE: String(settings.BENCH_LARGE_PAGE) });
-    const fullLarge = await syncFigures(server, settings.BENCH_LARGE_PAGE);
-    await server.stop();
+    const fullOthers: FullSyncFigures[] = [];
+    for (const pageSize of settings.BENCH_OTHER_PAGE_SIZES.split(',').map(Number)) {
+      server = await start({ SYNC_PAGE_SIZE: String(pageSize) });
+      fullOthers.push(await syncFigures(server, pageSize));
+      await server.stop();
+    }
 
     const depth = await pageLatencyByDepth(database.db, main.id, {
       live: total,
@@ -166,7 +169,7 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
       settings,
       ingest: { inProcess, http, rewriteInProcess, rewriteHttp, pushPeakRssBytes },
       copy: { runs: copyRuns, seconds: copySeconds, bytes: copyRuns[0]!.bytes },
-      fullSync: [fullDefault, fullLarge],
+      fullSync: [fullDefault, ...fullOthers],
       depth,
       incremental,
       concurrency,

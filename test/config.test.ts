@@ -10,7 +10,7 @@ const base = {
 
 t.test('defaults fill what is not set', async (t) => {
   const config = loadConfig(base);
-  t.match(config, { PORT: 3000, HOST: '0.0.0.0', SYNC_PAGE_SIZE: 1000, ROLE: 'all', MIGRATE_ON_START: true, SYNC_PATH: '/contact_sync' });
+  t.match(config, { PORT: 3000, HOST: '0.0.0.0', SYNC_PAGE_SIZE: 2000, ROLE: 'all', MIGRATE_ON_START: true, SYNC_PATH: '/contact_sync' });
   t.equal(config.ADMIN_TOKEN, undefined);
 });
 

@@ -1,3 +1,4 @@
+import { jsonPoster } from '../http-post.js';
 import { progress } from '../progress.js';
 import { summarize, type Summary } from '../stats.js';
 
@@ -17,19 +18,21 @@ export async function incrementalNoChange(baseUrl: string, auth: Record<string, 
   const client: number[] = [];
   const body = JSON.stringify({ auth, meta: { synchronization_checkpoint: checkpoint } });
   const bar = progress('incremental sync, nothing changed', requests, 'requests');
+  const poster = jsonPoster(new URL('/contact_sync', baseUrl));
   for (let i = 0; i < requests; i++) {
     const started = performance.now();
-    const res = await fetch(`${baseUrl}/contact_sync`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const page = (await res.json()) as { contacts?: unknown[]; next_offset?: unknown };
+    const res = await poster.post(body);
+    const page = JSON.parse(res.body) as { contacts?: unknown[]; next_offset?: unknown };
     client.push(performance.now() - started);
     if (res.status !== 200 || page.contacts?.length !== 0 || page.next_offset !== undefined) {
       throw new Error(`incremental run with an up-to-date checkpoint: HTTP ${res.status} ${JSON.stringify(page).slice(0, 300)}`);
     }
-    const timing = /app;dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '');
+    const timing = /app;dur=([\d.]+)/.exec(String(res.headers['server-timing'] ?? ''));
     if (!timing) throw new Error('no Server-Timing header');
     server.push(Number(timing[1]));
     bar.increment();
   }
   bar.stop();
+  poster.close();
   return { server: summarize(server), client: summarize(client) };
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
+import type { Db, Executor } from '../db/client.js';
 import type { Tenant } from '../db/schema.js';
 import { CursorCodec, MIN_KEY, maxKey, microsToTimestamp, type Key, type RunState } from './cursor.js';
 import { readPage } from './page-query.js';
@@ -10,8 +10,8 @@ export interface SyncRequestMeta {
 }
 
 export interface SyncPageAnswer {
-  /** The page's contacts, serialized: the inside of the response's `contacts` array. */
-  contactsJson: string;
+  /** The page's contacts, serialized (UTF-8): the inside of the response's `contacts` array. */
+  contactsJson: Buffer;
   /** How many contacts contactsJson holds. */
   count: number;
   next_offset?: string;
@@ -43,7 +43,7 @@ export interface SyncPageOptions {
  * checkpoint, is what says they are unreflected.
  */
 export async function syncPage(
-  db: Executor,
+  db: Db,
   codec: CursorCodec,
   tenant: Tenant,
   meta: SyncRequestMeta,
