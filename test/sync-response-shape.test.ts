@@ -13,6 +13,9 @@ const contacts = [
   { id: 'bare', name: 'Only A Name' },
   { id: 'blanks', name: '  Padded  ', company: '   ', emails: ['', '  '], phones: [] },
   { id: 'unicode-😀', name: '名前 😀 \u2028 line separator' },
+  // Third in key order, so page 1 ends on it and page 2 continues from its id, which the page
+  // statement carries as a quoted literal.
+  { id: "c'q\\\"$1", name: 'Quotes in the id' },
 ];
 
 t.test('every page of a run is exactly SyncResponseSchema: no internal field, no null, no missing contact', async (t) => {
@@ -40,10 +43,11 @@ t.test('every page of a run is exactly SyncResponseSchema: no internal field, no
     meta = { offset: body.next_offset, context: body.context ?? null };
   }
   t.same(
-    received.sort((a, b) => a.id.localeCompare(b.id)),
+    received.sort((a, b) => (a.id < b.id ? -1 : 1)),
     [
       { id: 'bare', name: 'Only A Name' },
       { id: 'blanks', name: 'Padded' },
+      { id: "c'q\\\"$1", name: 'Quotes in the id' },
       contacts[0],
       { id: 'unicode-😀', name: '名前 😀 \u2028 line separator' },
     ],

@@ -8,6 +8,7 @@ import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Db } from '../db/client.js';
 import * as schema from '../db/schema.js';
 import { TenantNotFoundError } from '../tenants/errors.js';
+import { disarmQueryTimeout } from '../sync/copy-binary.js';
 import { copyRow } from './copy-format.js';
 import { isTombstone, normalizeContact, type Contact, type ContactChange } from './contact.js';
 
@@ -226,5 +227,9 @@ async function stage(tx: Transaction, client: pg.PoolClient, batch: BatchPlan): 
     staged.add(client);
   }
   const copy = client.query(copyStreams.from('COPY mirror_batch FROM STDIN'));
-  await pipeline(Readable.from(copyChunks(batch), { objectMode: false }), copy);
+  try {
+    await pipeline(Readable.from(copyChunks(batch), { objectMode: false }), copy);
+  } finally {
+    disarmQueryTimeout(copy);
+  }
 }

@@ -12,15 +12,20 @@ import copyStreams from 'pg-copy-streams';
  */
 export async function copyRowsBinary(client: pg.PoolClient, select: string): Promise<(Buffer | null)[][]> {
   const chunks: Buffer[] = [];
-  await pipeline(
-    client.query(copyStreams.to(`COPY (${select}) TO STDOUT (FORMAT binary)`)),
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        chunks.push(chunk);
-        done();
-      },
-    }),
-  );
+  const copy = client.query(copyStreams.to(`COPY (${select}) TO STDOUT (FORMAT binary)`));
+  try {
+    await pipeline(
+      copy,
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          chunks.push(chunk);
+          done();
+        },
+      }),
+    );
+  } finally {
+    disarmQueryTimeout(copy);
+  }
   return parseBinaryCopy(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
 }
 
@@ -48,4 +53,13 @@ export function parseBinaryCopy(data: Buffer): (Buffer | null)[][] {
     }
     rows.push(row);
   }
+}
+
+/**
+ * node-postgres arms a timer for its query_timeout on every query and disarms it through the
+ * query's callback, which pg-copy-streams never calls: the timer outlived each COPY and fired 30 s
+ * later on the finished stream (and kept a process that should exit alive that long).
+ */
+export function disarmQueryTimeout(query: unknown): void {
+  (query as { callback?: (err: Error | null) => void }).callback?.(null);
 }
