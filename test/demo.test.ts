@@ -25,6 +25,7 @@ t.test('npm run demo -- --once shows contacts flowing and checks them against th
       REDIS_URL: await testRedisUrl(),
       PORT: '0',
       DEMO_HUBSPOT_PORT: '0',
+      SYNC_PAGE_SIZE: '1000', // two pages for its 2,000 contacts, so the run shows paging
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
