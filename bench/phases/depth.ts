@@ -91,12 +91,12 @@ async function keyBefore(db: Db, tenantId: string, rowsBefore: number): Promise<
   return { us: BigInt(rows[0]!.us), id: rows[0]!.id };
 }
 
-/** The same page as pageStatement builds, found by counting rows instead of by key. */
+/** The same page as pageStatement builds (the stored documents, joined), found by counting rows instead of by key. */
 function offsetPage(tenantId: string, rowsBefore: number, pageSize: number) {
   return sql`
-    SELECT coalesce(json_agg(json_strip_nulls(row_to_json(p)) ORDER BY p._ts, p.id), '[]'::json) AS contacts
+    SELECT coalesce(string_agg(doc, ',' ORDER BY p.updated_at, p.id), '') AS docs
     FROM (
-      SELECT id, name, company, title, emails, phones, photo_url, address, websites, twitter, url, updated_at AS _ts
+      SELECT doc, updated_at, id
       FROM contacts
       WHERE tenant_id = ${tenantId} AND deleted_at IS NULL
       ORDER BY updated_at, id
