@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { pino } from 'pino';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/db/client.js';
 import { runMigrations } from '../../src/db/migrate.js';
+import { withClient } from '../../src/db/with-client.js';
 import { createConnector } from '../../src/crm/create-connector.js';
 import { buildHubSpotSim, type HubSpotSim } from '../../src/dev/hubspot-sim/server.js';
 import { Metrics } from '../../src/metrics/registry.js';
@@ -36,11 +36,11 @@ export interface LoadStack {
  */
 export async function startLoadStack(settings: LoadSettings): Promise<LoadStack> {
   const dbName = `cb_load_${randomBytes(5).toString('hex')}`;
-  await withAdmin(settings.adminDatabaseUrl, (c) => c.query(`CREATE DATABASE ${dbName}`));
+  await withClient(settings.adminDatabaseUrl, (c) => c.query(`CREATE DATABASE ${dbName}`));
   const url = new URL(settings.adminDatabaseUrl);
   url.pathname = `/${dbName}`;
   const closers: Array<() => Promise<unknown>> = [
-    () => withAdmin(settings.adminDatabaseUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)),
+    () => withClient(settings.adminDatabaseUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)),
   ];
   const close = async () => {
     for (const closer of closers.splice(0).reverse()) await closer().catch((err: Error) => console.error(`load: while closing: ${err.message}`));
@@ -115,14 +115,4 @@ export async function startLoadStack(settings: LoadSettings): Promise<LoadStack>
 /** The simulated HubSpot portals of the load, and the private-app token each is reached with. */
 export function hubspotPortals(count: number): Array<{ portalId: number; tokens: [string] }> {
   return Array.from({ length: count }, (_, i) => ({ portalId: 70_000 + i, tokens: [`load-hubspot-token-${i}`] }));
-}
-
-async function withAdmin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }

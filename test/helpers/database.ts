@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { Test } from 'tap';
 import { createDatabase, type Database, type DatabaseOptions } from '../../src/db/client.js';
 import { TcpFaultProxy } from '../../src/dev/tcp-fault-proxy.js';
 import { runMigrations } from '../../src/db/migrate.js';
+import { withClient } from '../../src/db/with-client.js';
 import { postgresAdminUrl } from './services.js';
 
 export interface TestDatabase extends Database {
@@ -24,16 +24,6 @@ export async function freshDatabase(t: Test, { max = 10 }: { max?: number } = {}
   });
   await runMigrations(database.db);
   return { ...database, url: url.toString() };
-}
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 export interface ProxiedDatabase extends Database {
