@@ -8,6 +8,7 @@ import type { ProxyMode } from '../src/dev/tcp-fault-proxy.js';
 import { deriveKeys } from '../src/tenants/keys.js';
 import { startWorkers, type RunningWorkers } from '../workers/index.js';
 import { ADMIN_TOKEN, adminHeaders } from './helpers/app.js';
+import { answered, GUARD_MS } from './helpers/guard.js';
 import { databaseBehindProxy, freshDatabase, terminateBackends, type ProxiedDatabase, type TestDatabase } from './helpers/database.js';
 import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
 import { crmTruth, diff, TalkdeskCopy } from './helpers/talkdesk-copy.js';
@@ -16,21 +17,7 @@ import { crmTruth, diff, TalkdeskCopy } from './helpers/talkdesk-copy.js';
 // most this long for a connection, or for an answer on one it already holds, before its 503.
 const CONNECT_TIMEOUT_MS = 1_000;
 const QUERY_TIMEOUT_MS = 2_000;
-// Far past those bounds: only a request that hangs trips it, and then the test fails.
-const GUARD_MS = 20_000;
 
-/** The answer, or a failure naming the request if none came within the guard. */
-async function answered<T>(what: string, request: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${GUARD_MS} ms`)), GUARD_MS);
-  });
-  try {
-    return await Promise.race([request, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** An outage as clients see it: `refuse` is a restart (closed port, backends terminated), `blackhole` a dead path. */
 async function cut(mode: Exclude<ProxyMode, 'up'>, through: ProxiedDatabase, database: TestDatabase): Promise<void> {

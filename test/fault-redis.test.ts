@@ -5,26 +5,13 @@ import { buildWorkerOpsApp } from '../src/worker-ops-app.js';
 import { Metrics } from '../src/metrics/registry.js';
 import { adminHeaders } from './helpers/app.js';
 import { buildIngestStack, eventually, startSim, type IngestStack } from './helpers/ingest.js';
+import { answered, GUARD_MS } from './helpers/guard.js';
 import { testRedisUrl } from './helpers/services.js';
 import { crmTruth, diff, TalkdeskCopy } from './helpers/talkdesk-copy.js';
 
 const A = 9401;
 const B = 9402;
-// Far past the API's Redis bounds (refused at once, or given up on after two seconds): only a
-// request that waits for Redis trips it, and then the test fails.
-const GUARD_MS = 20_000;
 
-async function answered<T>(what: string, request: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${GUARD_MS} ms`)), GUARD_MS);
-  });
-  try {
-    return await Promise.race([request, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Per tenant, the job schedulers and the scheduler-made ticks waiting to fire, read straight from Redis. */
 async function schedules(h: IngestStack) {

@@ -1,4 +1,5 @@
-import type { PropertyInput, EditableProperty } from '../hubspot-sim/contact.js';
+import { HUBSPOT_CONTACT_PROPERTIES } from '../../crm/hubspot/mapping.js';
+import { isEditableProperty, type PropertyInput, type EditableProperty } from '../hubspot-sim/contact.js';
 import type { SimControl } from '../hubspot-sim/control.js';
 import { ContactGenerator } from '../hubspot-sim/generate.js';
 import type { CrmWriteCounts } from './figures.js';
@@ -16,24 +17,9 @@ const WEIGHTS: ReadonlyArray<[CrmWriteKind, number]> = [
   ['archive', 10],
 ];
 
-// What the mapping reads (src/crm/hubspot/mapping.ts): every one of them must reach Talkdesk.
-const MAPPED: readonly EditableProperty[] = [
-  'firstname',
-  'lastname',
-  'email',
-  'hs_additional_emails',
-  'phone',
-  'mobilephone',
-  'company',
-  'jobtitle',
-  'address',
-  'city',
-  'state',
-  'zip',
-  'country',
-  'website',
-  'twitterhandle',
-];
+// What the mapping reads (src/crm/hubspot/mapping.ts), less the read-only id and change time:
+// every one of them must reach Talkdesk.
+const MAPPED: readonly EditableProperty[] = HUBSPOT_CONTACT_PROPERTIES.filter(isEditableProperty);
 
 /**
  * Together under HUBSPOT_SEARCH_OVERLAP_SECONDS of the chaos stack (5 s): the window the bridge
