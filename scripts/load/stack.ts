@@ -10,8 +10,7 @@ import { buildHubSpotSim, type HubSpotSim } from '../../src/dev/hubspot-sim/serv
 import { Metrics } from '../../src/metrics/registry.js';
 import { deriveKeys, type BridgeKeys } from '../../src/tenants/keys.js';
 import { startWorkers, type RunningWorkers } from '../../workers/index.js';
-import { ingestQueue, redisConnection } from '../../workers/queues.js';
-import { IngestScheduler } from '../../workers/scheduler.js';
+import { connectApiQueue } from '../../workers/api-queue.js';
 import type { LoadSettings } from './settings.js';
 
 export interface LoadStack {
@@ -86,18 +85,14 @@ export async function startLoadStack(settings: LoadSettings): Promise<LoadStack>
       await workers.close();
     });
 
-    const producer = redisConnection(config.REDIS_URL, 'producer');
-    const queue = ingestQueue(producer, config.QUEUE_PREFIX);
-    closers.push(async () => {
-      await queue.close();
-      producer.disconnect();
-    });
+    const api = connectApiQueue(config.REDIS_URL, config.QUEUE_PREFIX, config.SYNC_INTERVAL_SECONDS * 1000);
+    closers.push(api.close);
     const app = await buildApp({
       config,
       db: server.db,
       connector,
-      ingest: new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000),
-      queue,
+      ingest: api.ingest,
+      queue: api.queue,
       metrics,
       checkRedis: true,
     });

@@ -7,8 +7,8 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createConnector } from '../../src/crm/create-connector.js';
 import { deriveKeys } from '../../src/tenants/keys.js';
 import { startWorkers, type RunningWorkers } from '../../workers/index.js';
+import { connectApiQueue } from '../../workers/api-queue.js';
 import { ingestQueue, redisConnection } from '../../workers/queues.js';
-import { IngestScheduler } from '../../workers/scheduler.js';
 import { ADMIN_TOKEN } from './app.js';
 import type { TestDatabase } from './database.js';
 import type { SyncCall } from './talkdesk.js';
@@ -47,13 +47,12 @@ export async function startBridgeProcess(
   logger: Logger = pino({ level: 'silent' }),
 ): Promise<BridgeProcess> {
   const config = loadConfig({ DATABASE_URL: database.url, ADMIN_TOKEN, LOG_LEVEL: 'silent', ...env });
-  const producer = redisConnection(config.REDIS_URL, 'worker');
-  const queue = ingestQueue(producer, config.QUEUE_PREFIX);
+  const { queue, ingest, close: closeQueue } = connectApiQueue(config.REDIS_URL, config.QUEUE_PREFIX, config.SYNC_INTERVAL_SECONDS * 1000);
   const app = await buildApp({
     config,
     db: database.db,
     connector: createConnector(config),
-    ingest: new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000),
+    ingest,
     queue,
     logger: logger.child({ role: 'api' }),
   });
@@ -71,8 +70,7 @@ export async function startBridgeProcess(
     (closed ??= (async () => {
       await app.close();
       await workers.close();
-      await queue.close();
-      producer.disconnect();
+      await closeQueue();
     })());
   t.teardown(close);
   const sync: SyncCall = async (body) => {

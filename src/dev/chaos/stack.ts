@@ -6,8 +6,8 @@ import { loadConfig } from '../../config.js';
 import { createConnector } from '../../crm/create-connector.js';
 import { createDatabase, type Database } from '../../db/client.js';
 import { runMigrations } from '../../db/migrate.js';
-import { ingestQueue, redisConnection } from '../../../workers/queues.js';
-import { IngestScheduler } from '../../../workers/scheduler.js';
+import { connectApiQueue } from '../../../workers/api-queue.js';
+import { ingestQueue } from '../../../workers/queues.js';
 import { buildHubSpotSim } from '../hubspot-sim/server.js';
 import type { SimControl } from '../hubspot-sim/control.js';
 import { TcpFaultProxy } from '../tcp-fault-proxy.js';
@@ -152,19 +152,10 @@ async function startApp(env: Record<string, string>, cleanups: Array<() => Promi
   const config = loadConfig(env);
   const database = createDatabase({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
   cleanups.push(() => database.close());
-  const producer = redisConnection(config.REDIS_URL, 'producer');
-  const queue = ingestQueue(producer, config.QUEUE_PREFIX);
-  cleanups.push(async () => {
-    await queue.close().catch(() => {});
-    producer.disconnect();
-  });
-  const app = await buildApp({
-    config,
-    db: database.db,
-    connector: createConnector(config),
-    ingest: new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000),
-    queue,
-  });
+  // The API's queue as src/server.ts connects it: its Redis commands fail fast while Redis is away.
+  const { queue, ingest, close: closeQueue } = connectApiQueue(config.REDIS_URL, config.QUEUE_PREFIX, config.SYNC_INTERVAL_SECONDS * 1000);
+  cleanups.push(closeQueue);
+  const app = await buildApp({ config, db: database.db, connector: createConnector(config), ingest, queue });
   cleanups.push(() => app.close());
   await app.listen({ port: 0, host: '127.0.0.1' });
   return app;
