@@ -1,8 +1,11 @@
 # syntax=docker/dockerfile:1
-# contact-bridge: one image for every role (ROLE=all | api | worker) and for the HubSpot simulator.
+# contact-bridge: one image for every role (ROLE=all | api | worker), holding the product only
+# (src/ and workers/ compiled, its migrations and views); the HubSpot simulator of the harness has
+# a target of its own.
 #
 #   docker build -t contact-bridge .
 #   docker run --env-file .env -p 127.0.0.1:3000:3000 contact-bridge
+#   docker build --target hubspot-sim -t contact-bridge-hubspot-sim .
 #
 # docker-compose.yml runs the whole stack from it (api, workers, PostgreSQL, Redis).
 
@@ -16,9 +19,18 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workers ./workers
-COPY bench ./bench
-COPY scripts ./scripts
 RUN npm run build
+
+# ---- the HubSpot simulator (harness, compose's `demo` profile): run from source with tsx ---------
+FROM node:20-bookworm-slim AS hubspot-sim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts && npm cache clean --force
+COPY tsconfig.json ./
+COPY harness/hubspot-sim ./harness/hubspot-sim
+USER node
+EXPOSE 4010
+CMD ["node", "--import", "tsx", "harness/hubspot-sim/main.ts", "--host", "0.0.0.0", "--port", "4010", "--contacts", "20000", "--token", "demo-token"]
 
 # ---- runtime: production dependencies and the compiled code only ------------------------------
 FROM node:20-bookworm-slim AS runtime

@@ -2,9 +2,9 @@ import t from 'tap';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runBenchmarks } from '../bench/run.js';
-import { writeReport } from '../bench/report.js';
-import { loadBenchSettings } from '../bench/settings.js';
+import { runBenchmarks } from '../harness/bench/run.js';
+import { writeReport } from '../harness/bench/report.js';
+import { loadBenchSettings } from '../harness/bench/settings.js';
 import { postgresAdminUrl, testRedisUrl } from './helpers/services.js';
 
 // The benchmark itself is not a test and asserts no timing: this runs every phase at a tiny size

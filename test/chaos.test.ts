@@ -1,7 +1,7 @@
 import t from 'tap';
-import { FAULT_KINDS, figuresTable, problems } from '../src/dev/chaos/figures.js';
-import { chaosSeed } from '../src/dev/chaos/random.js';
-import { runChaos } from '../src/dev/chaos/run-chaos.js';
+import { FAULT_KINDS, figuresTable, problems } from '../harness/chaos/figures.js';
+import { chaosSeed } from '../harness/chaos/random.js';
+import { runChaos } from '../harness/chaos/run-chaos.js';
 import { postgresAdminUrl, testRedisUrl } from './helpers/services.js';
 
 // The short chaos run CI does (npm run chaos is the long one): a handful of rounds of CRM writes,

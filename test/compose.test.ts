@@ -24,6 +24,7 @@ interface Port {
 interface Service {
   image?: string;
   command?: string[] | null;
+  build?: { context?: string; target?: string };
   environment?: Record<string, string | null>;
   ports?: Port[];
   profiles?: string[];
@@ -81,7 +82,8 @@ t.test('docker compose config --profile demo', { skip }, async (t) => {
   const sim = services['hubspot-sim']!;
   t.same(sim.profiles, ['demo']);
   t.equal(sim.command?.[0], 'node');
-  t.match(sim.command?.join(' '), /dist\/src\/dev\/hubspot-sim\/main\.js .*--host 0\.0\.0\.0 .*--port 4010/);
+  t.match(sim.command?.join(' '), /harness\/hubspot-sim\/main\.ts .*--host 0\.0\.0\.0 .*--port 4010/);
+  t.equal(sim.build?.target, 'hubspot-sim', 'built from the simulator target, not the product image');
   t.same(sim.ports?.map((p) => [p.host_ip, String(p.published), p.target]), [['127.0.0.1', '4010', 4010]]);
 });
 
@@ -199,6 +201,15 @@ t.test('Dockerfile', async (t) => {
   t.equal(words[0], 'node', 'CMD runs node directly (not npm), so SIGTERM reaches the process');
   t.ok(cmd?.args.trim().startsWith('['), 'exec form: no shell in between either');
   t.equal(words[1], 'dist/src/server.js');
+
+  // The product image holds the product only: the build stage compiles src/ and workers/, and
+  // nothing of the harness (simulators, chaos, bench, scripts) reaches the runtime stage.
+  const build = all.slice(all.indexOf(froms[0]!), all.indexOf(froms[1]!));
+  const buildSources = build.filter((i) => i.keyword === 'COPY').map((i) => i.args.split(/\s+/)[0]);
+  t.same(buildSources.filter((s) => !/^(package|tsconfig)/.test(s!)), ['src', 'workers'], 'the build stage compiles src/ and workers/ alone');
+  t.notOk(copies.some((c) => /harness|bench|scripts/.test(c)), 'the runtime stage copies no harness code');
+  const sim = froms.find((f) => /\bAS hubspot-sim$/i.test(f.args));
+  t.ok(sim, 'the simulator has a target of its own');
 });
 
 t.test('.dockerignore keeps secrets and local artefacts out of the build context', async (t) => {

@@ -4,14 +4,14 @@ import { pino } from 'pino';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createConnector } from '../src/crm/create-connector.js';
-import type { ProxyMode } from '../src/dev/tcp-fault-proxy.js';
+import type { ProxyMode } from '../harness/fault-proxy/tcp-fault-proxy.js';
 import { deriveKeys } from '../src/tenants/keys.js';
 import { startWorkers, type RunningWorkers } from '../workers/index.js';
 import { ADMIN_TOKEN, adminHeaders } from './helpers/app.js';
 import { answered, GUARD_MS } from './helpers/guard.js';
 import { databaseBehindProxy, freshDatabase, terminateBackends, type ProxiedDatabase, type TestDatabase } from './helpers/database.js';
 import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
-import { crmTruth, diff, TalkdeskCopy } from './helpers/talkdesk-copy.js';
+import { crmTruth, diff, TalkdeskCopy } from '../harness/talkdesk/copy.js';
 
 // The bounds under test, as the pool is configured: a request on an unreachable database waits at
 // most this long for a connection, or for an answer on one it already holds, before its 503.

@@ -1,13 +1,13 @@
 import t from 'tap';
 import { sql } from 'drizzle-orm';
-import { TcpFaultProxy } from '../src/dev/tcp-fault-proxy.js';
+import { TcpFaultProxy } from '../harness/fault-proxy/tcp-fault-proxy.js';
 import { buildWorkerOpsApp } from '../src/worker-ops-app.js';
 import { Metrics } from '../src/metrics/registry.js';
 import { adminHeaders } from './helpers/app.js';
 import { buildIngestStack, eventually, startSim, type IngestStack } from './helpers/ingest.js';
 import { answered, GUARD_MS } from './helpers/guard.js';
 import { testRedisUrl } from './helpers/services.js';
-import { crmTruth, diff, TalkdeskCopy } from './helpers/talkdesk-copy.js';
+import { crmTruth, diff, TalkdeskCopy } from '../harness/talkdesk/copy.js';
 
 const A = 9401;
 const B = 9402;

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
-import { crmTruth, diff, TalkdeskCopy } from './helpers/talkdesk-copy.js';
+import { crmTruth, diff, TalkdeskCopy } from '../harness/talkdesk/copy.js';
 
 const PORTAL = 9501;
 // Each CRM response takes this long from now on: far longer than the sync runs below need, so

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { Client } from '@hubspot/api-client';
-import { buildHubSpotSim, type HubSpotSimOptions } from '../src/dev/hubspot-sim/server.js';
-import type { ApiContact } from '../src/dev/hubspot-sim/contact.js';
+import { buildHubSpotSim, type HubSpotSimOptions } from '../harness/hubspot-sim/server.js';
+import type { ApiContact } from '../harness/hubspot-sim/contact.js';
 
 /**
  * The simulator driven through the official client, as the ingest code will drive it. Every

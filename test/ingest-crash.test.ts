@@ -3,10 +3,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
-import type { SimControl } from '../src/dev/hubspot-sim/control.js';
+import type { SimControl } from '../harness/hubspot-sim/control.js';
 import { INGEST_LOCK } from '../workers/ingest.js';
 import { buildIngestStack, eventually, startSim, type IngestStack } from './helpers/ingest.js';
-import { crmTruth, diff, TalkdeskCopy } from './helpers/talkdesk-copy.js';
+import { crmTruth, diff, TalkdeskCopy } from '../harness/talkdesk/copy.js';
 
 const server = fileURLToPath(new URL('../src/server.ts', import.meta.url));
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { sql } from 'drizzle-orm';
 import { mapHubSpotContact } from '../src/crm/hubspot/mapping.js';
-import type { SimControl } from '../src/dev/hubspot-sim/control.js';
+import type { SimControl } from '../harness/hubspot-sim/control.js';
 import { adminHeaders } from './helpers/app.js';
 import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
 import { syncRun } from './helpers/talkdesk.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { sql } from 'drizzle-orm';
 import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
-import { crmTruth, diff, TalkdeskCopy } from './helpers/talkdesk-copy.js';
+import { crmTruth, diff, TalkdeskCopy } from '../harness/talkdesk/copy.js';
 
 const PORTAL = 7001;
 

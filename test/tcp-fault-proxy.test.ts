@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TcpFaultProxy } from '../src/dev/tcp-fault-proxy.js';
+import { TcpFaultProxy } from '../harness/fault-proxy/tcp-fault-proxy.js';
 
 /** An echo server that also counts the bytes it received, to tell "held" from "lost". */
 async function echoServer(t: Test) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import { createDatabase, type Database, type DatabaseOptions } from '../../src/db/client.js';
-import { TcpFaultProxy } from '../../src/dev/tcp-fault-proxy.js';
+import { TcpFaultProxy } from '../../harness/fault-proxy/tcp-fault-proxy.js';
 import { runMigrations } from '../../src/db/migrate.js';
 import { withClient } from '../../src/db/with-client.js';
 import { postgresAdminUrl } from './services.js';
