@@ -2,62 +2,50 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } fro
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
-import { deriveKeys, type BridgeKeys } from './tenants/keys.js';
-import { CursorCodec } from './sync/cursor.js';
+import type { BridgeKeys } from './tenants/keys.js';
+import type { Onboarding } from './tenants/onboarding.js';
+import type { ConnectorRegistry } from './crm/registry.js';
+import type { IngestControl } from './ingest/control.js';
+import type { Metrics } from './metrics/registry.js';
+import { CONTACT_ID_MAX_LENGTH } from './mirror/contact.js';
+import configPlugin from './plugins/config.js';
+import dbPlugin from './db/plugin.js';
+import ingestPlugin from './ingest/plugin.js';
+import tenantsPlugin from './tenants/plugin.js';
 import errorHandler from './plugins/error-handler.js';
+import openapi from './plugins/openapi.js';
+import overload from './plugins/overload.js';
+import requestLog from './plugins/request-log.js';
+import metricsPlugin from './plugins/metrics.js';
+import health from './plugins/health.js';
+import unknownCredentialsLimit from './tenants/unknown-credentials-limit.js';
 import syncRoute from './sync/route.js';
-import adminRoutes from './admin/routes.js';
 import authValidationRoute from './tenants/auth-validation-route.js';
 import integrationRoute from './talkdesk/integration-route.js';
-import { Onboarding } from './tenants/onboarding.js';
-import type { Queue } from 'bullmq';
-import type { IngestControl } from '../workers/scheduler.js';
-import type { IngestJob, IngestResult } from '../workers/queues.js';
-import type { Connector } from './crm/connector.js';
-import { Metrics } from './metrics/registry.js';
-import observability from './plugins/observability.js';
-import { CONTACT_ID_MAX_LENGTH } from './mirror/contact.js';
-import unknownCredentialsLimit from './tenants/unknown-credentials-limit.js';
+import adminRoutes from './admin/routes.js';
 
-export interface AppDeps {
+/** The ready services the app is built from; src/runtime.ts makes them, for every process. */
+export interface AppServices {
   config: Config;
   db: Db;
-  /** The CRM behind zero-touch onboarding; without one, only tenants registered by push exist. */
-  connector?: Connector;
-  /** Starts a tenant's ingest (the BullMQ scheduler); without one, the workers' reconciliation does. */
+  keys: BridgeKeys;
+  metrics: Metrics;
+  /** Steers ingest (the queues); absent in a process built without them. */
   ingest?: IngestControl;
-  /** The ingest queue, for the operators' views (queue board, job of a tenant, queue metrics). */
-  queue?: Queue<IngestJob, IngestResult>;
+  /** The CRM connectors this process enables. */
+  connectors: ConnectorRegistry;
+  /** Zero-touch onboarding through the enabled CRM connectors; absent when none is enabled. */
+  onboarding?: Onboarding;
   /** A pino logger (the server's); none = no request logging. */
   logger?: FastifyBaseLogger;
-  /** Shared with the workers in one process (server.ts); a fresh one when absent. */
-  metrics?: Metrics;
   /** Key and certificate (PEM) when the server speaks HTTPS itself (TLS_CERT_FILE/TLS_KEY_FILE). */
   https?: { key: Buffer; cert: Buffer };
-  /** This process runs the ingest workers too (ROLE=all): /readyz then checks Redis. */
-  checkRedis?: boolean;
-}
-
-/** What routes share, derived once from the dependencies. */
-export interface AppServices {
-  db: Db;
-  keys: BridgeKeys;
-  cursorCodec: CursorCodec;
-  onboarding?: Onboarding;
-  ingest?: IngestControl;
-  queue?: Queue<IngestJob, IngestResult>;
-  metrics: Metrics;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    config: Config;
-    deps: AppServices;
-  }
+  /** Set where this process runs the ingest workers too (ROLE=all): /readyz then checks Redis. */
+  pingRedis?: () => Promise<unknown>;
 }
 
 /** The app the server runs and the tests inject into: no listen(), no environment reads. */
-export async function buildApp({ config, db, connector, ingest, queue, logger, metrics = new Metrics(), checkRedis, https }: AppDeps) {
+export async function buildApp({ config, db, keys, metrics, connectors, ingest, onboarding, logger, https, pingRedis }: AppServices) {
   const app = Fastify({
     ...(https ? { https } : {}),
     ...(logger ? { loggerInstance: logger } : { logger: false }),
@@ -90,26 +78,24 @@ export async function buildApp({ config, db, connector, ingest, queue, logger, m
     if (closing) reply.header('connection', 'close');
   });
 
-  const keys = deriveKeys(config.BRIDGE_SECRET, config.BRIDGE_SECRET_PREVIOUS);
-  app.decorate('config', config);
-  const onboarding = connector ? new Onboarding({ db, keys, connector, ingest, log: app.log }) : undefined;
-  const cursorCodec = new CursorCodec(keys.cursorTokens, {
-    previousKey: keys.previous?.cursorTokens,
-    // While these lines appear, some Talkdesk copy holds a checkpoint only BRIDGE_SECRET_PREVIOUS verifies.
-    onPreviousKey: (kind, tenant) => app.log.info({ tenant, kind }, 'token signed under BRIDGE_SECRET_PREVIOUS accepted'),
-  });
-  app.decorate('deps', { db, keys, cursorCodec, onboarding, ingest, queue, metrics });
-
+  // Each area's decoration, named and typed next to the plugin that adds it (app.config, app.db, …).
+  await app.register(configPlugin, { value: config });
+  await app.register(dbPlugin, { value: db });
+  await app.register(ingestPlugin, { value: ingest ?? null });
   await app.register(errorHandler);
-  await app.register(observability, { checkRedis });
+  // Before the routes: the OpenAPI document and these hooks must see every route added after them.
+  await app.register(openapi);
+  await app.register(overload);
+  await app.register(requestLog);
+  await app.register(metricsPlugin, { metrics, sources: { db, jobCounts: ingest && ((states) => ingest.jobCounts(states)) } });
+  await app.register(health, { pingRedis });
   await app.register(unknownCredentialsLimit);
+  await app.register(tenantsPlugin, { keys, connectors, onboarding });
   await app.register(syncRoute);
   await app.register(authValidationRoute);
   await app.register(integrationRoute);
+  // The operators' API and pages (status page, queue board), behind one ADMIN_TOKEN check.
   await app.register(adminRoutes, { prefix: '/admin' });
-  // The operators' HTML pages: the status page and the queue board.
-  await app.register(import('./admin/status-page.js'));
-  await app.register(import('./admin/queue-board.js'));
   return app;
 }
 

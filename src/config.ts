@@ -38,7 +38,11 @@ export const ConfigSchema = Type.Object({
     default: 3600,
     description: 'at most one deletion-driven full resync per tenant in this many seconds (0 = whenever deletions are pending)',
   }),
-  CRM: Type.Union([Type.Literal('hubspot')], { default: 'hubspot', description: 'the CRM this deployment mirrors' }),
+  CRM: Type.String({
+    pattern: '^(all|none|[a-z][a-z0-9-]*(,[a-z][a-z0-9-]*)*)$',
+    default: 'all',
+    description: "the CRM connectors this process enables, comma-separated (e.g. 'hubspot'), 'all' or 'none'; a tenant's CRM is its own",
+  }),
   HUBSPOT_BASE_URL: Type.String({ pattern: '^https?://', default: 'https://api.hubapi.com', description: 'HubSpot API base URL' }),
   HUBSPOT_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15000, description: 'a HubSpot request idle longer than this fails (and is retried)' }),
   HUBSPOT_TEN_SECOND_LIMIT: Type.Integer({
@@ -104,6 +108,13 @@ export type Config = Static<typeof ConfigSchema>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** The CRM setting as a list of connector names, or 'all'. */
+export function enabledCrms(config: Pick<Config, 'CRM'>): string[] | 'all' {
+  if (config.CRM === 'all') return 'all';
+  if (config.CRM === 'none') return [];
+  return config.CRM.split(',');
 }
 
 /** Reads the environment once; throws a ConfigError whose message names the first bad variable. */

@@ -2,8 +2,8 @@ import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import t from 'tap';
-import { adminHeaders } from './helpers/app.js';
-import { appRoutes, buildAppWithQueue, fillPath, type AppRoute } from './helpers/routes.js';
+import { adminHeaders, buildTestApp } from './helpers/app.js';
+import { appRoutes, fillPath, type AppRoute } from './helpers/routes.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -50,7 +50,7 @@ function limitOf(route: AppRoute, syncPath: string): number | undefined {
 const jsonOfSize = (size: number) => `{"pad":"${'x'.repeat(size - 10)}"}`;
 
 t.test('every route that reads a body refuses one over its limit with a 413 JSON error', async (t) => {
-  const h = await buildAppWithQueue(t);
+  const h = await buildTestApp(t);
   const syncPath = h.config.SYNC_PATH;
   const routes = appRoutes(h.app).filter((r) => !BODYLESS.has(r.method));
   t.ok(routes.length >= 10, `found ${routes.length} routes that read a body`);
@@ -87,7 +87,7 @@ t.test('every route that reads a body refuses one over its limit with a 413 JSON
 });
 
 t.test('GET and HEAD bodies are never read, so they need no limit', async (t) => {
-  const h = await buildAppWithQueue(t);
+  const h = await buildTestApp(t);
   const res = await h.app.inject({
     method: 'GET',
     url: '/healthz',
@@ -99,7 +99,7 @@ t.test('GET and HEAD bodies are never read, so they need no limit', async (t) =>
 });
 
 t.test('a chunked body over the limit, over a real connection, is a 413 JSON answer', async (t) => {
-  const h = await buildAppWithQueue(t);
+  const h = await buildTestApp(t);
   const seen: Array<{ te: unknown; cl: unknown }> = [];
   h.app.addHook('onRequest', async (request) => {
     seen.push({ te: request.headers['transfer-encoding'], cl: request.headers['content-length'] });

@@ -1,13 +1,8 @@
 import t, { type Test } from 'tap';
 import { sql } from 'drizzle-orm';
-import { pino } from 'pino';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createConnector } from '../src/crm/create-connector.js';
 import type { ProxyMode } from '../harness/fault-proxy/tcp-fault-proxy.js';
-import { deriveKeys } from '../src/tenants/keys.js';
-import { startWorkers, type RunningWorkers } from '../workers/index.js';
-import { ADMIN_TOKEN, adminHeaders } from './helpers/app.js';
+import type { RunningWorkers } from '../workers/index.js';
+import { adminHeaders, buildTestRuntime } from './helpers/app.js';
 import { answered, GUARD_MS } from './helpers/guard.js';
 import { databaseBehindProxy, freshDatabase, terminateBackends, type ProxiedDatabase, type TestDatabase } from './helpers/database.js';
 import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
@@ -29,15 +24,7 @@ async function cut(mode: Exclude<ProxyMode, 'up'>, through: ProxiedDatabase, dat
 async function apiBehindProxy(t: Test) {
   const database = await freshDatabase(t);
   const through = await databaseBehindProxy(t, database, { max: 4, connectTimeoutMs: CONNECT_TIMEOUT_MS, queryTimeoutMs: QUERY_TIMEOUT_MS });
-  const config = loadConfig({
-    DATABASE_URL: through.url,
-    REDIS_URL: 'redis://127.0.0.1:6379',
-    BRIDGE_SECRET: 'fault-secret-fault-secret-fault-secret-01',
-    ADMIN_TOKEN,
-    LOG_LEVEL: 'silent',
-  });
-  const app = await buildApp({ config, db: through.db });
-  t.teardown(() => app.close());
+  const { app, config } = await buildTestRuntime(t, through, { ROLE: 'api', CRM: 'none' }).then((r) => ({ app: r.app!, config: r.config }));
   const auth = { api_key: 'pg-fault' };
   const created = await app.inject({ method: 'POST', url: '/admin/tenants', headers: adminHeaders, payload: { name: 'pg', auth } });
   const tenantId = created.json().id as string;
@@ -90,16 +77,8 @@ t.test('workers cut off from PostgreSQL mid-backfill resume from their last comm
   sim.control.setDelay({ ms: 100, endpoint: 'contacts.list' });
   const h = await buildIngestStack(t, sim, {}, { workers: false });
   const through = await databaseBehindProxy(t, h.database, { connectTimeoutMs: CONNECT_TIMEOUT_MS, queryTimeoutMs: QUERY_TIMEOUT_MS });
-  const workers = await startWorkers({
-    config: h.config,
-    db: through.db,
-    pool: through.pool,
-    keys: deriveKeys(h.config.BRIDGE_SECRET),
-    connector: createConnector(h.config),
-    log: pino({ level: 'silent' }),
-    reconcileSchedulesMs: 1_000,
-  });
-  t.teardown(() => workers.close());
+  // A worker process whose pool reaches PostgreSQL through the proxy.
+  const workers = (await buildTestRuntime(t, through, { ...h.env, QUEUE_PREFIX: h.config.QUEUE_PREFIX, ROLE: 'worker' }, { reconcileSchedulesMs: 1_000 })).workers!;
 
   const auth = { access_token: 'pg-cut' };
   t.equal((await h.sync({ auth, meta: {} })).statusCode, 200, 'onboarded');

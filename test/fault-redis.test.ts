@@ -2,7 +2,7 @@ import t from 'tap';
 import { sql } from 'drizzle-orm';
 import { TcpFaultProxy } from '../harness/fault-proxy/tcp-fault-proxy.js';
 import { buildWorkerOpsApp } from '../src/worker-ops-app.js';
-import { Metrics } from '../src/metrics/registry.js';
+import { countJobs, pingQueue } from '../src/ingest/queue.js';
 import { adminHeaders } from './helpers/app.js';
 import { buildIngestStack, eventually, startSim, type IngestStack } from './helpers/ingest.js';
 import { answered, GUARD_MS } from './helpers/guard.js';
@@ -40,12 +40,19 @@ for (const mode of ['refuse', 'blackhole'] as const) {
         { portalId: B, tokens: ['redis-b'], contacts: 200 },
       ],
     });
-    const metrics = new Metrics();
-    // The app and the workers reach Redis through the proxy; the app's queue is wired as the
-    // server wires it. Teardown puts the proxy back up before anything closes.
-    const h = await buildIngestStack(t, sim, { REDIS_URL: proxy.rewrite(redis.toString()), SYNC_PAGE_SIZE: '100' }, { serverQueue: true, checkRedis: true, metrics });
+    // The app and the workers reach Redis through the proxy, wired as the server wires them.
+    // Teardown puts the proxy back up before anything closes.
+    const h = await buildIngestStack(t, sim, { REDIS_URL: proxy.rewrite(redis.toString()), SYNC_PAGE_SIZE: '100' });
     t.teardown(() => proxy.setMode('up'));
-    const ops = await buildWorkerOpsApp({ config: h.config, db: h.database.db, queue: h.workers!.queue, metrics });
+    // What a worker-only process of these workers answers its probes with.
+    const queue = h.workers!.queue;
+    const ops = await buildWorkerOpsApp({
+      config: h.config,
+      db: h.database.db,
+      metrics: h.runtime.metrics,
+      pingRedis: () => pingQueue(queue),
+      jobCounts: (states) => countJobs(queue, states),
+    });
     t.teardown(() => ops.close());
 
     const a = new TalkdeskCopy(h.sync, { access_token: 'redis-a' });
@@ -117,7 +124,7 @@ t.test('an API started while Redis is down answers at once, and uses Redis once 
   await proxy.setMode('refuse');
   t.teardown(() => proxy.close());
   const sim = await startSim(t, { portals: [{ portalId: 9403, tokens: ['redis-late'], contacts: 10 }] });
-  const h = await buildIngestStack(t, sim, { REDIS_URL: proxy.rewrite(redis.toString()) }, { serverQueue: true, workers: false });
+  const h = await buildIngestStack(t, sim, { REDIS_URL: proxy.rewrite(redis.toString()) }, { workers: false });
   const auth = { access_token: 'redis-late' };
   const res = await answered('onboarding with Redis never reached', h.sync({ auth, meta: {} }));
   t.equal(res.statusCode, 200, 'onboarded without Redis');

@@ -1,25 +1,9 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createDatabase } from '../src/db/client.js';
-import { ingestQueue, redisConnection } from '../workers/queues.js';
+import { buildRuntime } from '../src/runtime.js';
 import { buildTestApp } from './helpers/app.js';
-import { testRedisUrl } from './helpers/services.js';
-
-/** An ingest queue on a producer connection (the API's), closed in teardown. */
-function queueOn(t: Test, url: string) {
-  const redis = redisConnection(url, 'producer');
-  const queue = ingestQueue(redis, 'cbhealth');
-  // BullMQ re-emits a connection that never came up as an 'error' of the queue when it is closed;
-  // without a listener that is an unhandled rejection.
-  queue.on('error', () => {});
-  t.teardown(async () => {
-    await queue.close().catch(() => {});
-    redis.disconnect();
-  });
-  return queue;
-}
 
 t.test('healthy: /healthz ok, /readyz ready; Redis is checked only where the workers run', async (t) => {
   const h = await buildTestApp(t);
@@ -32,14 +16,13 @@ t.test('healthy: /healthz ok, /readyz ready; Redis is checked only where the wor
   t.same(ready.json(), { status: 'ready', checks: { postgres: 'ok', redis: 'not used' } });
   t.equal((await h.app.inject({ method: 'GET', url: '/status' })).statusCode, 404, "under-pressure's own status route is off");
 
-  const redisUrl = await testRedisUrl();
-  const withWorkers = await buildTestApp(t, {}, async () => ({ queue: queueOn(t, redisUrl), checkRedis: true }));
+  const withWorkers = await buildTestApp(t, { ROLE: 'all' });
   const both = await withWorkers.app.inject({ method: 'GET', url: '/readyz' });
   t.equal(both.statusCode, 200);
   t.same(both.json(), { status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
 
   // An API-only process (ROLE=api) has a queue too, but a sync never needs Redis.
-  const apiOnly = await buildTestApp(t, {}, async () => ({ queue: queueOn(t, redisUrl) }));
+  const apiOnly = await buildTestApp(t, { ROLE: 'api' });
   const api = await apiOnly.app.inject({ method: 'GET', url: '/readyz' });
   t.equal(api.statusCode, 200);
   t.same(api.json().checks, { postgres: 'ok', redis: 'not used' }, 'Redis is not asked');
@@ -49,9 +32,11 @@ t.test('PostgreSQL unreachable: /readyz is 503 with Retry-After naming it; /heal
   const url = 'postgres://bridge:bridge@127.0.0.1:1/none';
   const database = createDatabase({ url, max: 1 });
   t.teardown(() => database.close());
-  const config = loadConfig({ DATABASE_URL: url, REDIS_URL: 'redis://127.0.0.1:1', BRIDGE_SECRET: 'health-secret-health-secret-health-secret' });
-  const app = await buildApp({ config, db: database.db, queue: queueOn(t, 'redis://127.0.0.1:1'), checkRedis: true });
-  t.teardown(() => app.close());
+  // A process running the workers too (ROLE=all), with neither PostgreSQL nor Redis reachable.
+  const config = loadConfig({ DATABASE_URL: url, REDIS_URL: 'redis://127.0.0.1:1', BRIDGE_SECRET: 'health-secret-health-secret-health-secret', ROLE: 'all', CRM: 'none', LOG_LEVEL: 'silent' });
+  const runtime = await buildRuntime(config, { database });
+  t.teardown(() => runtime.close());
+  const app = runtime.app!;
 
   const res = await app.inject({ method: 'GET', url: '/readyz' });
   t.equal(res.statusCode, 503);

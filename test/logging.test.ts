@@ -14,7 +14,7 @@ t.test('one line per request with tenant, kind, page, contacts and duration; no 
   const secret = 'secret-token-123';
   const wrongAdmin = 'admin-wrong-token-do-not-log';
   const { logger, raw, lines } = capturedLogger();
-  const h = await buildTestApp(t, { SYNC_PAGE_SIZE: '2' }, async () => ({ logger }));
+  const h = await buildTestApp(t, { SYNC_PAGE_SIZE: '2' }, { logger });
   const auth = { access_token: secret };
 
   const tenant = await h.createTenant(auth);
@@ -60,7 +60,7 @@ t.test('one line per request with tenant, kind, page, contacts and duration; no 
 
 t.test('probes and scrapes are logged at debug only', async (t) => {
   const { logger, lines } = capturedLogger('info');
-  const h = await buildTestApp(t, {}, async () => ({ logger }));
+  const h = await buildTestApp(t, {}, { logger });
   for (const url of ['/healthz', '/readyz', '/metrics']) await h.app.inject({ method: 'GET', url });
   t.same(lines().filter((l) => l.msg === 'request completed'), []);
 });

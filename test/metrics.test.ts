@@ -1,10 +1,8 @@
 import t from 'tap';
 import { sql } from 'drizzle-orm';
-import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createDatabase } from '../src/db/client.js';
-import { Metrics } from '../src/metrics/registry.js';
-import { ingestQueue, redisConnection } from '../workers/queues.js';
+import { buildRuntime } from '../src/runtime.js';
 import { buildTestApp, type TestApp } from './helpers/app.js';
 import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
 import { find, parseExposition, valueOf } from './helpers/prometheus.js';
@@ -22,8 +20,7 @@ async function scrape(h: Pick<TestApp, 'app'>, headers: Record<string, string> =
 t.test('ingest, CRM calls, syncs and tenants show in /metrics', async (t) => {
   const sim = await startSim(t, { portals: [{ portalId: PORTAL, tokens: [TOKEN], contacts: 250 }] });
   // Per-tenant figures are read afresh at every scrape here; the default reuses them for 30 s.
-  const metrics = new Metrics({ tenantRefreshMs: 0 });
-  const h = await buildIngestStack(t, sim, { SYNC_PAGE_SIZE: '100' }, { metrics });
+  const h = await buildIngestStack(t, sim, { SYNC_PAGE_SIZE: '100' }, { overrides: { metricsOptions: { tenantRefreshMs: 0 } } });
   const auth = { access_token: TOKEN };
 
   // The backfill's first list call is refused once: the job waits Retry-After, then goes on.
@@ -109,20 +106,17 @@ t.test('a scrape still answers, quickly, with PostgreSQL and Redis down: their s
   const url = 'postgres://bridge:bridge@127.0.0.1:1/none';
   const database = createDatabase({ url, max: 1 });
   t.teardown(() => database.close());
-  const redis = redisConnection('redis://127.0.0.1:1', 'producer');
-  const queue = ingestQueue(redis, 'cbdown');
-  queue.on('error', () => {}); // a queue closed before it ever connected reports it as an 'error'
-  t.teardown(async () => {
-    await queue.close().catch(() => {});
-    redis.disconnect();
-  });
   const config = loadConfig({
     DATABASE_URL: url,
     REDIS_URL: 'redis://127.0.0.1:1',
     BRIDGE_SECRET: 'metrics-down-secret-metrics-down-secret',
+    ROLE: 'api',
+    CRM: 'none',
+    LOG_LEVEL: 'silent',
   });
-  const app = await buildApp({ config, db: database.db, queue });
-  t.teardown(() => app.close());
+  const runtime = await buildRuntime(config, { database });
+  t.teardown(() => runtime.close());
+  const app = runtime.app!;
 
   const s = await scrape({ app });
   t.same(find(s, 'bridge_queue_jobs'), [], 'no queue figures');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildTestApp } from './helpers/app.js';
-import { runSync, SyncHttpError } from '../src/cli/sync-run.js';
+import { httpSyncCall, injectSyncCall, runSync, SyncAnswerError, SyncHttpError, type SyncCall } from '../src/cli/talkdesk-client.js';
 
 // The command as `npm run sync` runs it, from source, with this process's TypeScript loader.
 const command = fileURLToPath(new URL('../src/cli/sync.ts', import.meta.url));
@@ -30,10 +30,11 @@ t.test('the sync client, as a function and as a command', async (t) => {
   await h.push(tenant, contacts(1, 25));
   const address = await h.app.listen({ port: 0, host: '127.0.0.1' });
   const url = `${address}${h.config.SYNC_PATH}`;
+  const call = httpSyncCall(url);
 
   t.test('runSync: a full run, then an incremental one', async (t) => {
     const progress: Array<{ page: number; count: number; total: number }> = [];
-    const full = await runSync({ url, auth, onPage: (p) => progress.push({ page: p.page, count: p.contacts.length, total: p.total }) });
+    const full = await runSync(call, { auth, onPage: (p) => progress.push({ page: p.page, count: p.contacts.length, total: p.total }) });
     t.equal(full.pages, 3);
     t.equal(full.contacts.length, 25);
     t.equal(new Set(full.contacts.map((c) => c.id)).size, 25, 'no contact twice');
@@ -46,26 +47,47 @@ t.test('the sync client, as a function and as a command', async (t) => {
     ]);
 
     await h.push(tenant, [{ id: '7', name: 'Seven, edited' }, { id: '19', name: 'Nineteen, edited' }]);
-    const inc = await runSync({ url, auth, checkpoint: full.checkpoint! });
+    const inc = await runSync(call, { auth, checkpoint: full.checkpoint! });
     t.equal(inc.pages, 1);
     // One batch shares a timestamp, so the bridge orders it by id (as text).
     t.same(inc.contacts.map((c) => [c.id, c.name]), [['19', 'Nineteen, edited'], ['7', 'Seven, edited']], 'exactly the 2 edits');
     t.type(inc.checkpoint, 'string');
     t.not(inc.checkpoint, full.checkpoint, 'the checkpoint moved forward');
 
-    const none = await runSync({ url, auth, checkpoint: inc.checkpoint! });
+    const none = await runSync(call, { auth, checkpoint: inc.checkpoint! });
     t.same(none.contacts, [], 'nothing is delivered twice');
   });
 
   t.test('runSync: an error answer throws with its status and JSON body', async (t) => {
-    const err = await runSync({ url, auth: { access_token: 'nobody' } }).then(
+    const err = await runSync(call, { auth: { access_token: 'nobody' } }).then(
       () => undefined,
       (e: unknown) => e,
     );
     t.ok(err instanceof SyncHttpError);
     t.match(err, { status: 401, page: 1, body: { error: 'UNKNOWN_CREDENTIALS' } });
-    const bad = await runSync({ url, auth, checkpoint: 'v1.not-a-token' }).then(() => undefined, (e: unknown) => e);
+    const bad = await runSync(call, { auth, checkpoint: 'v1.not-a-token' }).then(() => undefined, (e: unknown) => e);
     t.match(bad, { status: 400, body: { error: String } });
+  });
+
+  t.test('injectSyncCall: the same run in-process, through app.inject', async (t) => {
+    const overHttp = await runSync(call, { auth });
+    const inProcess = await runSync(injectSyncCall(h.app, h.config.SYNC_PATH), { auth });
+    t.equal(inProcess.pages, 3);
+    t.same(inProcess.contacts, overHttp.contacts);
+  });
+
+  t.test('keepContacts: false counts the contacts without gathering them', async (t) => {
+    const counted = await runSync(call, { auth, keepContacts: false });
+    t.same(counted.contacts, []);
+    t.equal(counted.total, 25);
+    t.type(counted.checkpoint, 'string');
+  });
+
+  t.test('runSync: a 200 that is not a page throws SyncAnswerError', async (t) => {
+    const answering = (body: unknown): SyncCall => async () => ({ statusCode: 200, headers: {}, body });
+    await t.rejects(runSync(answering('<html>'), { auth }), new SyncAnswerError('sync page 1: HTTP 200 without a contacts array: <html>'));
+    await t.rejects(runSync(answering({ contacts: [], next_offset: 5 }), { auth }), { name: 'SyncAnswerError', message: /next_offset is not a string/ });
+    await t.rejects(runSync(call, { auth, pageSize: 5 }), { name: 'SyncAnswerError', message: /10 contacts, more than a page of 5/ });
   });
 
   t.test('the command: --out, progress and summary', async (t) => {

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createDatabase } from '../src/db/client.js';
-import { buildTestApp } from './helpers/app.js';
+import { buildRuntime } from '../src/runtime.js';
+import { buildTestApp, buildTestRuntime } from './helpers/app.js';
 import { syncRun } from './helpers/talkdesk.js';
 
 t.test('every malformed body or token is a 4xx JSON error naming what is wrong', async (t) => {
@@ -98,9 +98,7 @@ t.test('tokens from a bridge with another secret are refused', async (t) => {
   await h1.push(tenant, [{ id: '1', name: 'One' }]);
   const run = await syncRun(h1.sync, auth);
   // Same database and tenant, different BRIDGE_SECRET: the digest differs, so first re-register.
-  const config = loadConfig({ ...process.env, ...envOf(h1.config), BRIDGE_SECRET: 'another-secret-another-secret-another' });
-  const app2 = await buildApp({ config, db: h1.database.db });
-  t.teardown(() => app2.close());
+  const app2 = (await buildTestRuntime(t, h1.database, { ROLE: 'api', CRM: 'none', BRIDGE_SECRET: 'another-secret-another-secret-another' })).app!;
   const admin = { authorization: `Bearer ${h1.config.ADMIN_TOKEN}` };
   const created = await app2.inject({ method: 'POST', url: '/admin/tenants', headers: admin, payload: { name: 'x', auth } });
   t.equal(created.statusCode, 201);
@@ -118,15 +116,15 @@ t.test('a database outage is a 503 JSON answer with Retry-After, never a hang or
     REDIS_URL: 'redis://127.0.0.1:6379',
     BRIDGE_SECRET: 'outage-secret-outage-secret-outage-secret',
     ADMIN_TOKEN: 'outage-admin-token-123',
+    ROLE: 'api',
+    CRM: 'none',
+    LOG_LEVEL: 'silent',
   });
-  const app = await buildApp({ config, db: database.db });
-  t.teardown(() => app.close());
+  const runtime = await buildRuntime(config, { database });
+  t.teardown(() => runtime.close());
+  const app = runtime.app!;
   const res = await app.inject({ method: 'POST', url: '/contact_sync', payload: { auth: { token: 'x' }, meta: {} } });
   t.equal(res.statusCode, 503);
   t.equal(res.headers['retry-after'], '5');
   t.same(res.json(), { error: 'DATABASE_UNAVAILABLE', message: 'the contact mirror is unavailable; retry shortly' });
 });
-
-function envOf(config: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, String(v)]));
-}

@@ -4,8 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildApp } from '../src/app.js';
-import { buildTestApp } from './helpers/app.js';
+import { buildTestApp, buildTestRuntime } from './helpers/app.js';
 import { loadConfig } from '../src/config.js';
 
 t.test('the integration document Talkdesk registers is built from PUBLIC_URL', async (t) => {
@@ -42,8 +41,7 @@ t.test('TLS_CERT_FILE and TLS_KEY_FILE make the server speak HTTPS itself', asyn
     message: /TLS_CERT_FILE and TLS_KEY_FILE go together/,
   });
   const h = await buildTestApp(t);
-  const app = await buildApp({ config: h.config, db: h.database.db, https: { key: readFileSync(key), cert: readFileSync(cert) } });
-  t.teardown(() => app.close());
+  const app = (await buildTestRuntime(t, h.database, { ROLE: 'api', CRM: 'none', TLS_CERT_FILE: cert, TLS_KEY_FILE: key })).app!;
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as { port: number }).port;
   const status = await new Promise<number>((resolve, reject) => {

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { sql } from 'drizzle-orm';
-import { adminHeaders, ADMIN_TOKEN, type TestApp } from './helpers/app.js';
-import { appRoutes, buildAppWithQueue, fillPath, type AppRoute } from './helpers/routes.js';
+import { adminHeaders, ADMIN_TOKEN, buildTestApp, type TestApp } from './helpers/app.js';
+import { appRoutes, fillPath, type AppRoute } from './helpers/routes.js';
 import { syncRun } from './helpers/talkdesk.js';
 
 /**
@@ -52,14 +52,14 @@ interface Fixture {
 }
 
 async function fixture(t: Test): Promise<Fixture> {
-  const h = await buildAppWithQueue(t, { SYNC_PAGE_SIZE: '2' });
+  const h = await buildTestApp(t, { SYNC_PAGE_SIZE: '2' });
   const idA = await h.createTenant(authA, 'Alpha Inc');
   const idB = await h.createTenant(authB, NAME_B);
   await h.push(idA, contactsA);
   await h.push(idB, contactsB);
   await h.push(idB, [{ id: 'bravo-contact-gone', name: 'Bravo Gone' }]);
   await h.push(idB, [{ id: 'bravo-contact-gone', deleted: true }]);
-  const queue = h.app.deps.queue!;
+  const queue = h.runtime.ingest!.queue;
   await queue.add('incremental', { kind: 'incremental', tenantId: idB }, { jobId: `bravo-job-${idB}`, delay: 3_600_000 });
 
   const rows = async (query: ReturnType<typeof sql>) => (await h.database.db.execute(query)).rows;

@@ -3,12 +3,12 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { Config } from '../src/config.js';
 import type { Db } from '../src/db/client.js';
-import type { Connector } from '../src/crm/connector.js';
+import type { ConnectorRegistry } from '../src/crm/registry.js';
 import type { BridgeKeys } from '../src/tenants/keys.js';
 import type { Metrics } from '../src/metrics/registry.js';
 import { processIngest } from './ingest.js';
-import { INGEST_QUEUE, ingestQueue, redisConnection, type IngestJob, type IngestResult } from './queues.js';
-import { IngestScheduler } from './scheduler.js';
+import { INGEST_QUEUE, ingestQueue, redisConnection, type IngestJob, type IngestResult } from '../src/ingest/queue.js';
+import { IngestScheduler } from '../src/ingest/scheduler.js';
 import { processTick } from './tick.js';
 
 export interface WorkerDeps {
@@ -16,12 +16,13 @@ export interface WorkerDeps {
   db: Db;
   pool: pg.Pool;
   keys: BridgeKeys;
-  connector: Connector;
+  connectors: ConnectorRegistry;
   log: Logger;
   /** How often the schedulers are checked against the database (default 5 minutes). */
   reconcileSchedulesMs?: number;
   /** Counts ingest results and rate-limit delays (the API's instance, in one process). */
   metrics?: Metrics;
+  now?: () => number;
 }
 
 export interface RunningWorkers {
@@ -60,11 +61,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         db: deps.db,
         pool: deps.pool,
         keys: deps.keys,
-        connector: deps.connector,
+        connectors: deps.connectors,
         control: scheduler,
         log,
         closing: () => closing,
         metrics: deps.metrics,
+        now: deps.now,
       });
     },
     {

@@ -1,34 +1,29 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { sql } from 'drizzle-orm';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../src/db/client.js';
 import type { Tenant } from '../src/db/schema.js';
 import type { Connector, ConnectorPage } from '../src/crm/connector.js';
+import type { ConnectorRegistry } from '../src/crm/registry.js';
 import { CrmRateLimitedError, CrmUnauthorizedError } from '../src/crm/errors.js';
 import { writeContacts, type WriteCounts } from '../src/mirror/writer.js';
 import { decryptCredentials } from '../src/tenants/credential-cipher.js';
-import {
-  markBackfillComplete,
-  markCredentialsFailed,
-  readIngestState,
-  recordRun,
-  saveCursor,
-  type CursorName,
-} from '../src/tenants/ingest-state.js';
+import { ensureIngestState, recordRun, saveCursor, type CursorName } from '../src/tenants/ingest-state.js';
+import { completeBackfill, credentialsFailed, isIngesting, whyNotIngesting } from '../src/tenants/lifecycle.js';
 import type { BridgeKeys } from '../src/tenants/keys.js';
 import type { Metrics } from '../src/metrics/registry.js';
 import { finishResync, rememberSeen } from '../src/tenants/resync.js';
 import { getTenant } from '../src/tenants/repository.js';
-import type { IngestControl } from './scheduler.js';
-import type { IngestJob, IngestKind, IngestResult } from './queues.js';
+import type { IngestScheduler } from '../src/ingest/scheduler.js';
+import type { IngestJob, IngestKind, IngestResult } from '../src/ingest/queue.js';
 
 export interface IngestDeps {
   db: Db;
   pool: pg.Pool;
   keys: BridgeKeys;
-  connector: Connector;
-  control: IngestControl;
+  /** The enabled connectors; a tenant is ingested by its own CRM's. */
+  connectors: ConnectorRegistry;
+  control: Pick<IngestScheduler, 'deactivate'>;
   log: Logger;
   /** True once the process is shutting down: the job stops after its current page. */
   closing: () => boolean;
@@ -59,8 +54,10 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
   const { kind, tenantId } = job.data as { kind: IngestKind; tenantId: string };
   const result: IngestResult = { kind, pages: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
   const tenant = await getTenant(deps.db, tenantId);
-  if (!tenant) return { ...result, skipped: 'tenant deleted' };
-  if (tenant.status === 'paused' || tenant.status === 'credentials_failed') return { ...result, skipped: tenant.status };
+  if (!isIngesting(tenant)) return { ...result, skipped: whyNotIngesting(tenant) };
+  // A CRM this process does not enable is another process's to ingest.
+  const connector = deps.connectors.get(tenant.crm);
+  if (!connector) return { ...result, skipped: `no ${tenant.crm} connector in this process` };
 
   const lock = await deps.pool.connect();
   let locked = false;
@@ -72,7 +69,7 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
       await job.moveToDelayed(delayUntil(BUSY_RETRY_MS), token);
       throw new DelayedError();
     }
-    await runPass(job, token, deps, tenant, kind, result);
+    await runPass(job, token, deps, connector, tenant, kind, result);
     await recordRun(deps.db, tenantId, { success: true, reconciled: kind === 'reconcile' });
     return result;
   } catch (err) {
@@ -86,8 +83,7 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
     }
     if (err instanceof CrmUnauthorizedError) {
       // Retrying cannot fix refused credentials: stop scheduling, keep the mirror.
-      await markCredentialsFailed(deps.db, tenantId, err.message);
-      await deps.control.deactivate(tenantId).catch(() => {});
+      await credentialsFailed(deps.db, deps.control, tenantId, err.message);
       throw new UnrecoverableError(err.message);
     }
     await recordRun(deps.db, tenantId, { error: (err as Error).message }).catch(() => {});
@@ -102,12 +98,13 @@ async function runPass(
   job: IngestJobHandle,
   token: string | undefined,
   deps: IngestDeps,
+  connector: Connector,
   tenant: Tenant,
   kind: IngestKind,
   result: IngestResult,
 ): Promise<void> {
   const now = deps.now ?? Date.now;
-  const state = await readIngestState(deps.db, tenant.id);
+  const state = await ensureIngestState(deps.db, tenant.id);
   const cursors = state.sourceCursor as Partial<Record<CursorName, unknown>>;
   const account = { accountId: tenant.crmAccountId ?? '', auth: decryptCredentials(deps.keys, tenant.credentials) };
 
@@ -120,13 +117,13 @@ async function runPass(
     // Changes made while the backfill runs are picked up by the first incremental pass,
     // which starts from the moment the backfill began.
     if (cursors.changes === undefined) {
-      await saveCursor(deps.db, tenant.id, 'changes', deps.connector.changesCursorAt(now()));
+      await saveCursor(deps.db, tenant.id, 'changes', connector.changesCursorAt(now()));
     }
-    pages = deps.connector.backfill(account, cursors.backfill);
+    pages = connector.backfill(account, cursors.backfill);
   } else if (passKind === 'incremental') {
-    pages = deps.connector.changes(account, cursors.changes);
+    pages = connector.changes(account, cursors.changes);
   } else {
-    pages = deps.connector.deletions(account, cursors.deletions);
+    pages = connector.deletions(account, cursors.deletions);
   }
 
   // The next page is fetched while this one is written: a CRM-bound pass then runs at the pace
@@ -154,7 +151,7 @@ async function runPass(
       result.deleted += counts.deleted;
       await job.updateProgress({ pages: result.pages, contacts: result.inserted + result.updated + result.unchanged + result.deleted });
       // Paused, deleted or refused while the pass ran: stop here; the cursor is committed.
-      if (!(await stillIngesting(deps.db, tenant.id))) return;
+      if (!isIngesting(await getTenant(deps.db, tenant.id))) return;
       if (deps.closing()) {
         // Shutting down: hand the job back; whichever worker is up next continues from the
         // cursor just committed.
@@ -170,24 +167,10 @@ async function runPass(
     result.deleted += await finishResync(deps.db, tenant.id);
   } else if (passKind === 'backfill') {
     await deps.db.transaction(async (tx) => {
-      await markBackfillComplete(tx, tenant.id);
+      await completeBackfill(tx, tenant.id);
       await saveCursor(tx, tenant.id, 'backfill', undefined);
     });
   } else if (passKind === 'reconcile') {
     await saveCursor(deps.db, tenant.id, 'deletions', undefined);
   }
-}
-
-async function stillIngesting(db: Db, tenantId: string): Promise<boolean> {
-  const tenant = await getTenant(db, tenantId);
-  return tenant !== undefined && (tenant.status === 'active' || tenant.status === 'backfilling');
-}
-
-/** Advisory locks held right now by ingest jobs on this database (pg_locks is server-wide). */
-export async function heldIngestLocks(db: Db): Promise<number> {
-  const res = await db.execute<{ n: string }>(
-    sql`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = ${INGEST_LOCK} AND granted
-        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-  );
-  return Number(res.rows[0]!.n);
 }

@@ -1,8 +1,9 @@
 import { getTenant } from '../src/tenants/repository.js';
 import { reconcileDue, resyncRequested } from '../src/tenants/ingest-state.js';
+import { isIngesting, whyNotIngesting } from '../src/tenants/lifecycle.js';
 import type { Db } from '../src/db/client.js';
-import type { IngestKind } from './queues.js';
-import type { IngestScheduler } from './scheduler.js';
+import type { IngestKind } from '../src/ingest/queue.js';
+import type { IngestScheduler } from '../src/ingest/scheduler.js';
 
 export interface TickDeps {
   db: Db;
@@ -17,9 +18,9 @@ export interface TickDeps {
  */
 export async function processTick(tenantId: string, deps: TickDeps): Promise<{ requested?: IngestKind; skipped?: string }> {
   const tenant = await getTenant(deps.db, tenantId);
-  if (!tenant || (tenant.status !== 'active' && tenant.status !== 'backfilling')) {
+  if (!isIngesting(tenant)) {
     await deps.scheduler.deactivate(tenantId);
-    return { skipped: tenant ? tenant.status : 'tenant deleted' };
+    return { skipped: whyNotIngesting(tenant) };
   }
   let kind: IngestKind = 'incremental';
   if (tenant.backfillCompletedAt === null || (await resyncRequested(deps.db, tenantId))) {

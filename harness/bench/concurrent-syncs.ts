@@ -1,8 +1,8 @@
 /**
  * Many Talkdesk synchronizers at once: `concurrency` virtual clients, each running whole contact
  * sync runs against `POST /contact_sync` over HTTP, one after another, until a deadline or a
- * number of runs. A run follows `next_offset` page by page to the end, exactly as Talkdesk does
- * (same checkpoint and the returned `context` on every later page), and keeps the last page's
+ * number of runs. A run is the product's own client (src/cli/talkdesk-client.ts): it follows
+ * `next_offset` page by page to the end, exactly as Talkdesk does, and keeps the last page's
  * checkpoint for that tenant's next incremental run.
  *
  *   const result = await runConcurrentSyncs({
@@ -29,7 +29,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { jsonPoster, RequestTimeout, type Answer } from './http-post.js';
+import { runSync, SyncAnswerError, SyncHttpError, type SyncResult } from '../../src/cli/talkdesk-client.js';
+import { jsonPoster, posterSyncCall, RequestTimeout } from './http-post.js';
 
 export type TenantAuth = Record<string, unknown>;
 
@@ -158,80 +159,66 @@ export async function runConcurrentSyncs(options: ConcurrentSyncsOptions): Promi
       timeouts: totals.timeouts,
     });
 
-  const { post } = poster;
+  const call = posterSyncCall(poster, (answer) => {
+    statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+  });
 
   /** One run; returns the milliseconds to wait before the next one (a 503's Retry-After). */
   async function syncRun(tenantIndex: number, random: () => number): Promise<number> {
-    const auth = tenants[tenantIndex]!;
     const held = checkpoints.get(tenantIndex);
     const checkpoint = held !== undefined && random() < incrementalShare ? held : undefined;
-    const runStarted = performance.now();
-    let offset: string | undefined;
-    let context: unknown = null;
-    for (;;) {
-      const meta: Record<string, unknown> = {};
-      if (checkpoint !== undefined) meta.synchronization_checkpoint = checkpoint;
-      if (offset !== undefined) {
-        meta.offset = offset;
-        meta.context = context;
-      }
-      const pageStarted = performance.now();
-      let answer: Answer;
-      try {
-        answer = await post(JSON.stringify({ auth, meta }));
-      } catch (err) {
-        totals.failed++;
-        if (err instanceof RequestTimeout) totals.timeouts++;
-        else {
-          const code = (err as NodeJS.ErrnoException).code ?? (err as Error).name;
-          network[code] = (network[code] ?? 0) + 1;
-          totals.errors++;
-        }
-        progress();
-        return 0;
-      }
-      statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-      if (answer.status === 503) {
-        totals.failed++;
-        totals.shed++;
-        const code = errorCode(answer.body);
-        shedByError[code] = (shedByError[code] ?? 0) + 1;
-        const retryAfter = answer.headers['retry-after'];
-        const seconds = retryAfter === undefined ? NaN : Number(retryAfter);
-        if (Number.isFinite(seconds) && seconds >= 0) totals.shedWithRetryAfter++;
-        progress();
-        return Math.min(maxRetryAfterWaitMs, Number.isFinite(seconds) ? seconds * 1000 : maxRetryAfterWaitMs);
-      }
-      if (answer.status !== 200) {
-        totals.failed++;
-        totals.errors++;
-        errorsByStatus[answer.status] = (errorsByStatus[answer.status] ?? 0) + 1;
-        progress();
-        return 0;
-      }
-      const page = readPage(answer.body, options.pageSize);
-      if (!page) {
-        totals.failed++;
-        totals.errors++;
-        totals.invalid++;
-        progress();
-        return 0;
-      }
-      pageLatencies.push(performance.now() - pageStarted);
-      totals.pages++;
-      totals.contacts += page.contacts;
-      if (page.checkpoint !== undefined) checkpoints.set(tenantIndex, page.checkpoint);
-      else if (page.nextOffset === undefined) checkpoints.delete(tenantIndex); // no checkpoint: the next run is a full one
-      if (page.nextOffset === undefined) break;
-      offset = page.nextOffset;
-      context = page.context;
+    let run: SyncResult;
+    try {
+      run = await runSync(call, {
+        auth: tenants[tenantIndex]!,
+        checkpoint,
+        pageSize: options.pageSize,
+        keepContacts: false,
+        onPage: (page) => {
+          pageLatencies.push(page.seconds * 1000);
+          totals.pages++;
+          totals.contacts += page.contacts.length;
+          if (page.checkpoint !== null) checkpoints.set(tenantIndex, page.checkpoint);
+          else if (page.last) checkpoints.delete(tenantIndex); // no checkpoint: the next run is a full one
+          if (!page.last) progress();
+        },
+      });
+    } catch (err) {
+      const waitMs = countFailure(err);
       progress();
+      return waitMs;
     }
-    runLatencies.push(performance.now() - runStarted);
+    runLatencies.push(run.seconds * 1000);
     totals.completed++;
     if (checkpoint === undefined) totals.full++;
     else totals.incremental++;
     progress();
+    return 0;
+  }
+
+  /** Counts a run abandoned on `err`; returns the milliseconds to wait before the next one. */
+  function countFailure(err: unknown): number {
+    totals.failed++;
+    if (err instanceof SyncHttpError && err.status === 503) {
+      totals.shed++;
+      const code = errorCode(err.body);
+      shedByError[code] = (shedByError[code] ?? 0) + 1;
+      const retryAfter = err.headers['retry-after'];
+      const seconds = retryAfter === undefined ? NaN : Number(retryAfter);
+      if (Number.isFinite(seconds) && seconds >= 0) totals.shedWithRetryAfter++;
+      return Math.min(maxRetryAfterWaitMs, Number.isFinite(seconds) ? seconds * 1000 : maxRetryAfterWaitMs);
+    }
+    if (err instanceof RequestTimeout) {
+      totals.timeouts++;
+      return 0;
+    }
+    totals.errors++;
+    if (err instanceof SyncHttpError) errorsByStatus[err.status] = (errorsByStatus[err.status] ?? 0) + 1;
+    else if (err instanceof SyncAnswerError) totals.invalid++;
+    else {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).name;
+      network[code] = (network[code] ?? 0) + 1;
+    }
     return 0;
   }
 
@@ -271,42 +258,9 @@ export async function runConcurrentSyncs(options: ConcurrentSyncsOptions): Promi
   };
 }
 
-interface PageRead {
-  contacts: number;
-  nextOffset: string | undefined;
-  checkpoint: string | undefined;
-  context: unknown;
-}
-
-/** Parses a 200 as Talkdesk would; undefined when it is not a well-formed page. */
-function readPage(text: string, pageSize: number | undefined): PageRead | undefined {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof body !== 'object' || body === null) return undefined;
-  const { contacts, next_offset, synchronization_checkpoint, context } = body as Record<string, unknown>;
-  if (!Array.isArray(contacts)) return undefined;
-  if (pageSize !== undefined && contacts.length > pageSize) return undefined;
-  if (next_offset !== undefined && next_offset !== null && typeof next_offset !== 'string') return undefined;
-  if (synchronization_checkpoint !== undefined && typeof synchronization_checkpoint !== 'string') return undefined;
-  return {
-    contacts: contacts.length,
-    nextOffset: typeof next_offset === 'string' ? next_offset : undefined,
-    checkpoint: synchronization_checkpoint,
-    context: context ?? null,
-  };
-}
-
-function errorCode(text: string): string {
-  try {
-    const { error } = JSON.parse(text) as { error?: unknown };
-    return typeof error === 'string' ? error : 'unknown';
-  } catch {
-    return 'unknown';
-  }
+function errorCode(body: unknown): string {
+  const error = (body as { error?: unknown } | null | undefined)?.error;
+  return typeof error === 'string' ? error : 'unknown';
 }
 
 function tenantsOf(client: number, clients: number, tenants: number): number[] {

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { readAnswer, type SyncCall } from '../../src/cli/talkdesk-client.js';
 
 export class RequestTimeout extends Error {}
 
@@ -51,4 +52,13 @@ export function jsonPoster(url: URL, { connections = 1, timeoutMs = 30_000 }: { 
       req.end(body);
     });
   return { post, close: () => agent.destroy() };
+}
+
+/** The sync client's page call over a poster; `onAnswer` sees every answer as received, before it is parsed. */
+export function posterSyncCall(poster: JsonPoster, onAnswer?: (answer: Answer) => void): SyncCall {
+  return async (request) => {
+    const answer = await poster.post(JSON.stringify(request));
+    onAnswer?.(answer);
+    return readAnswer(answer.status, answer.headers, answer.body);
+  };
 }

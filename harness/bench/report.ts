@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { depthPlotSvg } from './plot.js';
-import type { BenchResults } from './run.js';
+import type { BenchResults } from './results.js';
 
 const n = (v: number, digits = 0) => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const x = (v: number) => `${n(v, 2)}×`;

@@ -8,45 +8,22 @@ import { loadConfig } from '../../src/config.js';
 import { writeContacts } from '../../src/mirror/writer.js';
 import { deriveKeys } from '../../src/tenants/keys.js';
 import { createTenant } from '../../src/tenants/repository.js';
-import { runConcurrentSyncs, type ConcurrentSyncsResult } from './concurrent-syncs.js';
+import { runConcurrentSyncs } from './concurrent-syncs.js';
 import { createBenchDatabase } from './database.js';
 import { copyLimit, type CopyRun } from './phases/copy-limit.js';
-import { crmBoundIngest, type CrmIngestFigures } from './phases/crm-ingest.js';
-import { pageLatencyByDepth, type DepthFigures } from './phases/depth.js';
+import { crmBoundIngest } from './phases/crm-ingest.js';
+import { pageLatencyByDepth } from './phases/depth.js';
 import { fullSync, type FullSyncRun } from './phases/full-sync.js';
-import { incrementalNoChange, type IncrementalFigures } from './phases/incremental.js';
-import { httpWriter, inProcessWriter, rewrite, writeRange, type RewriteFigures, type WriteRun } from './phases/ingest.js';
-import { machine, type Machine } from './machine.js';
+import { incrementalNoChange } from './phases/incremental.js';
+import { httpWriter, inProcessWriter, rewrite, writeRange } from './phases/ingest.js';
+import { machine } from './machine.js';
 import { progress } from './progress.js';
 import { writeReport } from './report.js';
 import { startServer, type ServerProcess } from './server-process.js';
 import { benchServices } from './services.js';
 import { loadBenchSettings, type BenchSettings } from './settings.js';
+import type { BenchResults, FullSyncFigures } from './results.js';
 import { median } from './stats.js';
-
-export interface FullSyncFigures {
-  pageSize: number;
-  runs: FullSyncRun[];
-  /** Median of the runs. */
-  seconds: number;
-  /** seconds ÷ the COPY reference's median. */
-  ratioToCopy: number;
-  /** The server's peak RSS over these runs. */
-  peakRssBytes: number;
-}
-
-export interface BenchResults {
-  date: string;
-  machine: Machine;
-  settings: BenchSettings;
-  ingest: { inProcess: WriteRun; http: WriteRun; rewriteInProcess: RewriteFigures; rewriteHttp: RewriteFigures; pushPeakRssBytes: number };
-  copy: { runs: CopyRun[]; seconds: number; bytes: number };
-  fullSync: FullSyncFigures[];
-  depth: DepthFigures;
-  incremental: IncrementalFigures;
-  concurrency: ConcurrentSyncsResult;
-  crmIngest: CrmIngestFigures;
-}
 
 const SECRET = 'bench-secret-bench-secret-bench-secret';
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';

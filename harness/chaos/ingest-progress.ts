@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../src/db/client.js';
+import type { Contact } from '../../src/mirror/contact.js';
 import type { SimControl } from '../hubspot-sim/control.js';
-import { crmTruth, diff, diffCount, type Contact } from '../talkdesk/copy.js';
+import { crmTruth, diff, diffCount } from '../talkdesk/copy.js';
 
 // What the run waits for, read from the bridge's own state (PostgreSQL) and the CRM's, never
 // from a guess at how long something takes.

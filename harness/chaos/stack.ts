@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { Redis } from 'ioredis';
-import { buildApp, type App } from '../../src/app.js';
+import type { App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createConnector } from '../../src/crm/create-connector.js';
 import { createDatabase, type Database } from '../../src/db/client.js';
 import { runMigrations } from '../../src/db/migrate.js';
-import { connectApiQueue } from '../../workers/api-queue.js';
-import { ingestQueue } from '../../workers/queues.js';
+import { buildRuntime } from '../../src/runtime.js';
+import { httpSyncCall, injectSyncCall } from '../../src/cli/talkdesk-client.js';
+import { newQueuePrefix, obliterateQueuePrefix } from '../queues/prefix.js';
 import { buildHubSpotSim } from '../hubspot-sim/server.js';
 import type { SimControl } from '../hubspot-sim/control.js';
 import { TcpFaultProxy } from '../fault-proxy/tcp-fault-proxy.js';
@@ -82,7 +81,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     await sim.app.listen({ port: 0, host: '127.0.0.1' });
     cleanups.push(() => sim.app.close());
 
-    const queuePrefix = `cbchaos${randomBytes(4).toString('hex')}`;
+    const queuePrefix = newQueuePrefix('cbchaos');
     const env: Record<string, string> = {
       DATABASE_URL: postgresProxy.rewrite(databaseUrl.toString()),
       REDIS_URL: redisProxy.rewrite(options.redisUrl),
@@ -101,22 +100,15 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       LOG_LEVEL: 'silent',
       ...options.env,
     };
-    cleanups.push(() => obliterateQueue(options.redisUrl, queuePrefix));
+    cleanups.push(() => obliterateQueuePrefix(options.redisUrl, queuePrefix));
 
     const targets: SyncTarget[] = [];
     for (const pageSize of [1000, options.smallPageSize]) {
       const app = await startApp({ ...env, SYNC_PAGE_SIZE: String(pageSize) }, cleanups);
       const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}${app.config.SYNC_PATH}`;
       const smallPages = pageSize === options.smallPageSize;
-      targets.push({ transport: 'http', smallPages, endpoint: { url } });
-      targets.push({
-        transport: 'inject',
-        smallPages,
-        endpoint: async (body) => {
-          const res = await app.inject({ method: 'POST', url: app.config.SYNC_PATH, payload: body as object });
-          return { statusCode: res.statusCode, body: res.json() };
-        },
-      });
+      targets.push({ transport: 'http', smallPages, endpoint: httpSyncCall(url) });
+      targets.push({ transport: 'inject', smallPages, endpoint: injectSyncCall(app, app.config.SYNC_PATH) });
     }
 
     const workers = new WorkerProcesses(options.workerEntry, env, options.workers, options.onWorkerOutput);
@@ -147,38 +139,12 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
   }
 }
 
-/** One of the bridge's API processes, in this process: its pool and queue go through the proxies. */
+/** One of the bridge's API processes (ROLE=api), in this process: its pool and queue go through the proxies. */
 async function startApp(env: Record<string, string>, cleanups: Array<() => Promise<void>>): Promise<App> {
-  const config = loadConfig(env);
-  const database = createDatabase({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
-  cleanups.push(() => database.close());
-  // The API's queue as src/server.ts connects it: its Redis commands fail fast while Redis is away.
-  const { queue, ingest, close: closeQueue } = connectApiQueue(config.REDIS_URL, config.QUEUE_PREFIX, config.SYNC_INTERVAL_SECONDS * 1000);
-  cleanups.push(closeQueue);
-  const app = await buildApp({ config, db: database.db, connector: createConnector(config), ingest, queue });
-  cleanups.push(() => app.close());
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return app;
-}
-
-/** Removes every key of the run's queue prefix, on a direct connection (the proxy may be closed). */
-async function obliterateQueue(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  redis.on('error', () => {});
-  try {
-    const queue = ingestQueue(redis, prefix);
-    await queue.obliterate({ force: true }).catch(() => {});
-    await queue.close().catch(() => {});
-    // Obliterate leaves a few bookkeeping keys (schedulers, dedup markers); the prefix is ours alone.
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  const runtime = await buildRuntime(loadConfig({ ...env, ROLE: 'api' }));
+  cleanups.push(() => runtime.close());
+  await runtime.listen();
+  return runtime.app!;
 }
 
 function hostPort(url: string, defaultPort: number): { host: string; port: number } {

@@ -1,5 +1,5 @@
-import { SyncHttpError } from '../../src/cli/sync-run.js';
-import { TalkdeskCopy, type SyncEndpoint } from '../talkdesk/copy.js';
+import { SyncHttpError, type SyncCall } from '../../src/cli/talkdesk-client.js';
+import { TalkdeskCopy } from '../talkdesk/copy.js';
 import type { SyncCounts } from './figures.js';
 import type { Prng } from './random.js';
 
@@ -7,7 +7,7 @@ import type { Prng } from './random.js';
 export interface SyncTarget {
   transport: 'http' | 'inject';
   smallPages: boolean;
-  endpoint: SyncEndpoint;
+  endpoint: SyncCall;
 }
 
 export interface TalkdeskAccount {
@@ -17,7 +17,7 @@ export interface TalkdeskAccount {
 
 /**
  * Talkdesk's synchronizer for every account of the run: one copy per account, kept exactly as
- * Talkdesk keeps it (src/dev/talkdesk-copy.ts), synced at the moments the round loop picks,
+ * Talkdesk keeps it (harness/talkdesk/copy.ts), synced at the moments the round loop picks,
  * through a target picked at random. Runs of one account never overlap, as Talkdesk's do not; a
  * run asked for while one is going waits for it.
  */

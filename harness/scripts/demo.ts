@@ -8,18 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { pino } from 'pino';
 import { sql } from 'drizzle-orm';
-import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createDatabase } from '../../src/db/client.js';
-import { runMigrations } from '../../src/db/migrate.js';
-import { createConnector } from '../../src/crm/create-connector.js';
+import { buildRuntime } from '../../src/runtime.js';
 import { buildHubSpotSim } from '../hubspot-sim/server.js';
-import { Metrics } from '../../src/metrics/registry.js';
-import { deriveKeys } from '../../src/tenants/keys.js';
-import { runSync } from '../../src/cli/sync-run.js';
-import { startWorkers } from '../../workers/index.js';
+import { newQueuePrefix, obliterateQueuePrefix } from '../queues/prefix.js';
+import { httpSyncCall, runSync } from '../../src/cli/talkdesk-client.js';
 
 const once = process.argv.includes('--once');
 const contactsWanted = Number(process.env.DEMO_CONTACTS ?? 20_000);
@@ -93,35 +87,22 @@ const config = loadConfig({
   PORT: process.env.PORT ?? '3000',
   SYNC_INTERVAL_SECONDS: '5',
   HUBSPOT_SEARCH_OVERLAP_SECONDS: '10',
-  QUEUE_PREFIX: `demo${randomBytes(3).toString('hex')}`,
+  QUEUE_PREFIX: newQueuePrefix('demo'),
+  ROLE: 'all',
   LOG_LEVEL: 'silent',
 });
-const database = createDatabase({ url: config.DATABASE_URL });
-await runMigrations(database.db);
-const metrics = new Metrics();
-const connector = createConnector(config, { onResponse: metrics.countCrmResponse });
-const workers = await startWorkers({
-  config,
-  db: database.db,
-  pool: database.pool,
-  keys: deriveKeys(config.BRIDGE_SECRET),
-  connector,
-  log: pino({ level: 'silent' }),
-  metrics,
-});
-const app = await buildApp({ config, db: database.db, connector, ingest: workers.scheduler, queue: workers.queue, metrics, checkRedis: true });
-await app.listen({ port: config.PORT, host: config.HOST });
-const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+// The bridge exactly as `npm start` builds it (API and workers in one process).
+const runtime = await buildRuntime(config);
+const { database } = runtime;
+await runtime.listen();
+const base = `http://127.0.0.1:${(runtime.server.server.address() as { port: number }).port}`;
 const syncUrl = `${base}${config.SYNC_PATH}`;
 const auth = { access_token: TOKEN };
 out(`  ${base}`);
 
 async function close(): Promise<void> {
-  await app.close();
-  await workers.worker.close();
-  await workers.queue.obliterate({ force: true }).catch(() => {});
-  await workers.close();
-  await database.close();
+  await runtime.close();
+  await obliterateQueuePrefix(config.REDIS_URL, config.QUEUE_PREFIX).catch(() => {});
   await sim.app.close();
 }
 
@@ -150,7 +131,7 @@ try {
   out(`\n  backfill complete in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 
   step('Talkdesk: a full sync (no checkpoint)');
-  const full = await runSync({ url: syncUrl, auth });
+  const full = await runSync(httpSyncCall(syncUrl), { auth });
   out(`  ${full.pages} pages, ${full.contacts.length.toLocaleString('en-US')} contacts, ${full.seconds.toFixed(2)} s`);
   check(full.contacts.length === total, `every HubSpot contact delivered (${total.toLocaleString('en-US')})`);
   check(full.checkpoint !== null, 'a checkpoint for the next, incremental run');
@@ -171,7 +152,7 @@ try {
   const incStarted = Date.now();
   while ([...changed].some((id) => !seen.has(id)) && Date.now() - incStarted < 90_000) {
     await sleep(2000);
-    const inc = await runSync({ url: syncUrl, auth, checkpoint });
+    const inc = await runSync(httpSyncCall(syncUrl), { auth, checkpoint });
     for (const c of inc.contacts) seen.set(c.id as string, c);
     out(`  incremental run: ${inc.pages} page(s), ${inc.contacts.length} contacts, ${inc.seconds.toFixed(3)} s`);
     checkpoint = inc.checkpoint ?? undefined;

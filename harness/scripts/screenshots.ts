@@ -9,19 +9,12 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { pino } from 'pino';
 import { sql } from 'drizzle-orm';
 import { chromium } from 'playwright-core';
-import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createDatabase } from '../../src/db/client.js';
-import { runMigrations } from '../../src/db/migrate.js';
-import { createConnector } from '../../src/crm/create-connector.js';
+import { buildRuntime } from '../../src/runtime.js';
 import { buildHubSpotSim } from '../hubspot-sim/server.js';
-import { deriveKeys } from '../../src/tenants/keys.js';
-import { startWorkers } from '../../workers/index.js';
-import { ingestQueue, redisConnection } from '../../workers/queues.js';
-import { IngestScheduler } from '../../workers/scheduler.js';
+import { newQueuePrefix, obliterateQueuePrefix } from '../queues/prefix.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const docsDir = fileURLToPath(new URL('../../docs/', import.meta.url));
@@ -73,41 +66,19 @@ try {
     BRIDGE_SECRET: randomBytes(24).toString('hex'),
     ADMIN_TOKEN: adminToken,
     HUBSPOT_BASE_URL: `http://127.0.0.1:${(sim.app.server.address() as { port: number }).port}`,
-    QUEUE_PREFIX: `cbshots${randomBytes(3).toString('hex')}`,
+    QUEUE_PREFIX: newQueuePrefix('cbshots'),
+    HOST: '127.0.0.1',
+    PORT: '0',
     SYNC_INTERVAL_SECONDS: '2',
     DELETE_RECONCILE_SECONDS: '2',
     HUBSPOT_SEARCH_OVERLAP_SECONDS: '0',
     LOG_LEVEL: 'silent',
   });
-  const database = createDatabase({ url: config.DATABASE_URL });
-  cleanups.push(() => database.close());
-  await runMigrations(database.db);
-
-  // Created before the workers, so it is closed after them: obliterating needs an open connection.
-  const producer = redisConnection(config.REDIS_URL, 'producer');
-  const queue = ingestQueue(producer, config.QUEUE_PREFIX);
-  cleanups.push(async () => {
-    await queue.obliterate({ force: true });
-    await queue.close();
-    producer.disconnect();
-  });
-
-  const workers = await startWorkers({
-    config,
-    db: database.db,
-    pool: database.pool,
-    keys: deriveKeys(config.BRIDGE_SECRET),
-    connector: createConnector(config),
-    log: pino({ level: 'silent' }),
-    reconcileSchedulesMs: 1_000,
-  });
-  cleanups.push(() => workers.close());
-
-  const ingest = new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000);
-  const app = await buildApp({ config, db: database.db, connector: createConnector(config), ingest, queue });
-  cleanups.push(() => app.close());
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  cleanups.push(() => obliterateQueuePrefix(config.REDIS_URL, config.QUEUE_PREFIX));
+  const runtime = await buildRuntime(config, { reconcileSchedulesMs: 1_000 });
+  cleanups.push(() => runtime.close());
+  const { database } = runtime;
+  const base = await runtime.listen();
 
   const call = async (method: 'POST', path: string, body?: object) => {
     const res = await fetch(`${base}${path}`, {

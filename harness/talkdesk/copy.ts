@@ -1,14 +1,7 @@
-import { runSync } from '../../src/cli/sync-run.js';
+import { runSync, type SyncCall } from '../../src/cli/talkdesk-client.js';
 import { mapHubSpotContact } from '../../src/crm/hubspot/mapping.js';
+import type { Contact } from '../../src/mirror/contact.js';
 import type { SimControl } from '../hubspot-sim/control.js';
-
-export type Contact = Record<string, unknown> & { id: string };
-
-/** One POST of the sync endpoint answered in-process (app.inject under the hood). */
-export type SyncCall = (body: unknown) => Promise<{ statusCode: number; body: unknown }>;
-
-/** Where a run's pages are asked for: in-process through a call, or over HTTP at a URL. */
-export type SyncEndpoint = SyncCall | { url: string };
 
 export interface CopyRun {
   /** The run had no checkpoint to send, so it replaced the copy. */
@@ -32,17 +25,14 @@ export class TalkdeskCopy {
   fullRuns = 0;
 
   constructor(
-    private readonly endpoint: SyncEndpoint,
+    private readonly call: SyncCall,
     private readonly auth: Record<string, unknown>,
   ) {}
 
-  /** One run, through the endpoint given at construction unless another is named. */
-  async sync(endpoint: SyncEndpoint = this.endpoint): Promise<CopyRun> {
+  /** One run, through the call given at construction unless another is named. */
+  async sync(call: SyncCall = this.call): Promise<CopyRun> {
     const full = this.checkpoint === undefined;
-    const run =
-      typeof endpoint === 'function'
-        ? await runSync({ url: 'http://bridge.invalid/contact_sync', auth: this.auth, checkpoint: this.checkpoint, fetch: fetchThrough(endpoint) })
-        : await runSync({ url: endpoint.url, auth: this.auth, checkpoint: this.checkpoint });
+    const run = await runSync(call, { auth: this.auth, checkpoint: this.checkpoint });
     if (full) {
       this.contacts.clear();
       this.fullRuns++;
@@ -54,18 +44,10 @@ export class TalkdeskCopy {
   }
 }
 
-/** A fetch whose every request is one call of the sync endpoint, so runSync drives app.inject. */
-function fetchThrough(call: SyncCall): typeof fetch {
-  return async (_url, init) => {
-    const res = await call(JSON.parse(String(init?.body)));
-    return new Response(JSON.stringify(res.body), { status: res.statusCode, headers: { 'content-type': 'application/json' } });
-  };
-}
-
 /** The simulator's live contacts of a portal, mapped exactly as the bridge maps them. */
 export function crmTruth(control: SimControl, portalId: number): Map<string, Contact> {
   return new Map(
-    control.liveContacts({ portalId }).map((c) => [c.id, mapHubSpotContact(c, { portalId, defaultRegion: 'US' }) as Contact]),
+    control.liveContacts({ portalId }).map((c) => [c.id, mapHubSpotContact(c, { portalId, defaultRegion: 'US' })]),
   );
 }
 

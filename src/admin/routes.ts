@@ -2,22 +2,22 @@ import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import createError from '@fastify/error';
-import { adminAuth } from '../plugins/admin-auth.js';
+import { adminScopeHook } from '../plugins/admin-auth.js';
 import { ContactSchema, TombstoneSchema, type ContactChange } from '../mirror/contact.js';
 import { InvalidChangeError, writeContacts } from '../mirror/writer.js';
+import { PUSH_CRM } from '../tenants/lifecycle.js';
 import { createTenant } from '../tenants/repository.js';
-import { authObject, ErrorSchema } from '../sync/schema.js';
+import { authObject } from '../tenants/auth-schema.js';
+import { errorResponses as errors } from '../plugins/error-handler.js';
 import { NO_BODY_LIMIT, SMALL_BODY_LIMIT, PUSH_BODY_LIMIT, TenantName } from './limits.js';
-import tenantRoutes from './tenant-routes.js';
+import tenantRoutes, { TenantParams } from './tenant-routes.js';
+import statusPage from './status-page.js';
+import queueBoard from './queue-board.js';
 
 const ContactNotFoundError = createError<[string]>('CONTACT_NOT_FOUND', 'no live contact with id %s', 404);
 const NoCrmError = createError<[string]>('CRM_NOT_CONFIGURED', 'this bridge has no %s connector', 400);
 
-const TenantParams = Type.Object({
-  id: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
-});
 const MAX_BATCH = 10_000;
-const errors = { '4xx': ErrorSchema, '5xx': ErrorSchema };
 
 const contactCheck = TypeCompiler.Compile(ContactSchema);
 const tombstoneCheck = TypeCompiler.Compile(TombstoneSchema);
@@ -36,11 +36,16 @@ function validateBatch(items: unknown[]): ContactChange[] {
   return items as ContactChange[];
 }
 
-/** The minimal admin API: register a tenant and push contacts into its mirror. */
+/**
+ * Everything under /admin, behind one check of ADMIN_TOKEN: the status page, the queue board,
+ * the tenant routes, and the push API (register a tenant, push contacts into its mirror).
+ */
 const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, deps } = app;
-  app.addHook('onRequest', adminAuth(config.ADMIN_TOKEN));
+  const { db, tenants } = app;
+  app.addHook('onRequest', adminScopeHook(app.config.ADMIN_TOKEN));
   await app.register(tenantRoutes);
+  await app.register(statusPage);
+  await app.register(queueBoard);
 
   app.post(
     '/tenants',
@@ -51,20 +56,21 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object({
           name: TenantName,
           auth: authObject('exactly the auth object Talkdesk will send'),
-          crm: Type.Optional(Type.Literal('hubspot', { description: 'verify the auth with this CRM and ingest its contacts' })),
+          crm: Type.Optional(Type.String({ maxLength: 64, description: "verify the auth with this CRM ('hubspot', …) and ingest its contacts" })),
         }),
         response: { 201: Type.Object({ id: Type.String() }), ...errors },
       },
     },
     async (request, reply) => {
       if (request.body.crm !== undefined) {
-        if (!deps.onboarding) throw new NoCrmError(request.body.crm);
-        const tenant = await deps.onboarding.register(request.body.auth, request.body.name);
+        const connector = tenants.onboarding && tenants.connectors.get(request.body.crm);
+        if (!connector) throw new NoCrmError(request.body.crm);
+        const tenant = await tenants.onboarding!.register(connector, request.body.auth, request.body.name);
         return reply.code(201).send({ id: tenant.id });
       }
-      const tenant = await createTenant(deps.db, deps.keys, {
+      const tenant = await createTenant(db, tenants.keys, {
         name: request.body.name,
-        crm: 'push',
+        crm: PUSH_CRM,
         auth: request.body.auth,
         // Nothing to backfill: the mirror is complete as soon as it exists.
         backfillComplete: true,
@@ -92,7 +98,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (request) => writeContacts(deps.db, request.params.id, validateBatch(request.body)),
+    async (request) => writeContacts(db, request.params.id, validateBatch(request.body)),
   );
 
   app.delete(
@@ -107,7 +113,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id, contactId } = request.params;
-      const counts = await writeContacts(deps.db, id, validateBatch([{ id: contactId, deleted: true }]));
+      const counts = await writeContacts(db, id, validateBatch([{ id: contactId, deleted: true }]));
       if (counts.deleted === 0) throw new ContactNotFoundError(contactId);
       return reply.code(204).send(null);
     },

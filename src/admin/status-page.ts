@@ -6,7 +6,6 @@ import fastifyView from '@fastify/view';
 // Types only: `schema.hide` keeps this HTML page out of the API docs.
 import type {} from '@fastify/swagger';
 import { Eta } from 'eta';
-import { adminAuth } from '../plugins/admin-auth.js';
 import { listTenantSummaries } from './tenant-summary.js';
 import { QUEUE_BOARD_PATH } from './queue-board.js';
 import { tenantRow } from './status-view.js';
@@ -25,17 +24,18 @@ export const viewsDir = existsSync(besideModule)
 
 /** `GET /admin`: every tenant's health on one HTML page, with the operator's buttons. */
 const statusPage: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, deps } = app;
-  app.addHook('onRequest', adminAuth(config.ADMIN_TOKEN));
+  const { db, ingest } = app;
   await app.register(fastifyView, {
     // autoEscape: tenant names, CRM errors and job states are all data from outside.
     engine: { eta: new Eta({ views: viewsDir, autoEscape: true }) },
     root: viewsDir,
   });
 
+  // Inside the `/admin` scope: the page is /admin itself, and /admin/ redirects to it.
   app.get(
-    STATUS_PAGE_PATH,
+    '/',
     {
+      prefixTrailingSlash: 'no-slash',
       schema: {
         hide: true,
         querystring: Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })) }),
@@ -44,9 +44,9 @@ const statusPage: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const page = request.query.page ?? 1;
       const { tenants, total } = await listTenantSummaries(
-        deps.db,
+        db,
         { limit: TENANTS_PER_PAGE, offset: (page - 1) * TENANTS_PER_PAGE },
-        deps.queue,
+        ingest,
       );
       const now = Date.now();
       // Summaries can be stale by the time an operator clicks; the page says when it was drawn.
@@ -59,14 +59,14 @@ const statusPage: FastifyPluginAsyncTypebox = async (app) => {
         last: (page - 1) * TENANTS_PER_PAGE + tenants.length,
         previousPage: page > 1 ? `${STATUS_PAGE_PATH}?page=${page - 1}` : null,
         nextPage: page * TENANTS_PER_PAGE < total ? `${STATUS_PAGE_PATH}?page=${page + 1}` : null,
-        queueBoard: deps.queue ? QUEUE_BOARD_PATH : null,
+        queueBoard: ingest ? QUEUE_BOARD_PATH : null,
         renderedAt: new Date(now).toISOString(),
       });
     },
   );
 
   // A typed trailing slash would otherwise be a JSON 404.
-  app.get(`${STATUS_PAGE_PATH}/`, { schema: { hide: true } }, (_request, reply) => reply.redirect(STATUS_PAGE_PATH));
+  app.get('/', { prefixTrailingSlash: 'slash', schema: { hide: true } }, (_request, reply) => reply.redirect(STATUS_PAGE_PATH));
 };
 
 export default statusPage;

@@ -1,4 +1,5 @@
 import type { TenantStatus } from '../db/schema.js';
+import { PUSH_CRM } from '../tenants/lifecycle.js';
 import type { TenantSummary } from './tenant-summary.js';
 
 /** One line an operator can act on, next to each status, so nobody has to read the code. */
@@ -11,7 +12,7 @@ const statusMeanings: Record<TenantStatus, string> = {
 
 function meaning({ status, crm }: TenantSummary): string {
   // A pushed tenant has no workers: its mirror is whatever the admin API was given.
-  return status === 'active' && crm === 'push' ? 'fed through the admin API; syncs are answered from the mirror' : statusMeanings[status];
+  return status === 'active' && crm === PUSH_CRM ? 'fed through the admin API; syncs are answered from the mirror' : statusMeanings[status];
 }
 
 /** "45 s", "12 min", "3 h 5 min", "2 d 4 h": precise enough to spot a stuck tenant at a glance. */
@@ -62,7 +63,7 @@ export interface TenantRow {
 
 function backfillText({ backfill, crm }: TenantSummary, now: number): string {
   if (backfill.completed_at !== null) {
-    return crm === 'push' ? 'not needed (pushed)' : `complete, ${when(backfill.completed_at, now)!.relative}`;
+    return crm === PUSH_CRM ? 'not needed (pushed)' : `complete, ${when(backfill.completed_at, now)!.relative}`;
   }
   const contacts = backfill.contacts.toLocaleString('en-US');
   if (backfill.total !== null && backfill.total > 0) {
@@ -104,6 +105,6 @@ export function tenantRow(t: TenantSummary, now: number): TenantRow {
     canPause: t.status !== 'paused',
     canResume: t.status === 'paused',
     // A resync re-reads the CRM; a pushed tenant has none.
-    canResync: t.crm !== 'push',
+    canResync: t.crm !== PUSH_CRM,
   };
 }

@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runSync, SyncHttpError } from './sync-run.js';
+import { httpSyncCall, runSync, SyncHttpError } from './talkdesk-client.js';
 
 const USAGE = `contact-bridge-sync: run one Talkdesk-style contact sync against a bridge
 
@@ -108,8 +108,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   try {
-    const result = await runSync({
-      url: args.url,
+    const result = await runSync(httpSyncCall(args.url), {
       auth: args.auth,
       checkpoint: args.checkpoint,
       onPage: args.quiet

@@ -1,3 +1,5 @@
+import type { TObject } from '@sinclair/typebox';
+import type { Config } from '../config.js';
 import type { MirrorChange } from '../mirror/writer.js';
 
 /**
@@ -9,7 +11,13 @@ import type { MirrorChange } from '../mirror/writer.js';
  * Errors are the classes of ./errors.ts.
  */
 export interface Connector {
+  /** The CRM's name, as tenants' `crm` column and the CRM setting spell it. */
   readonly kind: string;
+  /**
+   * The exact fields of the `auth` Talkdesk sends for this CRM's integration. Unknown credentials
+   * are onboarded by the one connector whose shape they match; none: refused without a CRM call.
+   */
+  readonly authSchema: TObject;
   /** Checks credentials against the CRM and names the account they belong to. */
   verify(auth: Record<string, unknown>): Promise<CrmAccount>;
   /** Every live record, page by page. */
@@ -38,4 +46,15 @@ export interface ConnectorPage {
   cursor: unknown;
   /** How many records the whole pass will bring, when the CRM says. */
   total?: number;
+}
+
+/** Calls a connector reports, for the metrics. */
+export interface ConnectorHooks {
+  onResponse?: (endpoint: string, status: number) => void;
+}
+
+/** A CRM the bridge can mirror: its folder under src/crm exports one of these. */
+export interface ConnectorModule {
+  readonly kind: string;
+  create(config: Config, hooks: ConnectorHooks): Connector;
 }

@@ -4,11 +4,13 @@
 /** The credentials were refused (401/403): stop ingesting the tenant until they are fixed. */
 export class CrmUnauthorizedError extends Error {
   override name = 'CrmUnauthorizedError';
+  readonly code = 'CRM_UNAUTHORIZED';
 }
 
 /** Too many requests: wait `retryAfterMs` before calling this account again. */
 export class CrmRateLimitedError extends Error {
   override name = 'CrmRateLimitedError';
+  readonly code = 'CRM_RATE_LIMITED';
   constructor(
     readonly retryAfterMs: number,
     message = `rate limited; retry in ${retryAfterMs} ms`,
@@ -20,6 +22,7 @@ export class CrmRateLimitedError extends Error {
 /** 5xx, a reset, a timeout: the CRM is not answering right now; retry with backoff. */
 export class CrmUnavailableError extends Error {
   override name = 'CrmUnavailableError';
+  readonly code = 'CRM_UNAVAILABLE';
   constructor(
     message: string,
     readonly status?: number,

@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import type { Queue } from 'bullmq';
-import { sql } from 'drizzle-orm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../db/client.js';
+import { readTenantFigures, type TenantFigures } from '../tenants/figures.js';
 
 export type SyncKind = 'initial' | 'incremental';
 export type IngestResultLabel = 'inserted' | 'updated' | 'unchanged' | 'deleted';
@@ -10,7 +9,8 @@ export type IngestResultLabel = 'inserted' | 'updated' | 'unchanged' | 'deleted'
 /** Where the scrape-time gauges read from: the app hands them over (see plugins/metrics.ts). */
 export interface MetricsSources {
   db?: Db;
-  queue?: Pick<Queue, 'getJobCounts'>;
+  /** Ingest jobs by state; undefined when the queue does not answer. */
+  jobCounts?: (states: readonly string[]) => Promise<Record<string, number> | undefined>;
 }
 
 export interface MetricsOptions {
@@ -25,13 +25,8 @@ export interface MetricsOptions {
 }
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
-
-interface TenantRow {
-  id: string;
-  ingests: boolean;
-  live: number;
-  lagSeconds: number;
-}
+/** The figures statement's own bound: a scrape stops waiting after collectTimeoutMs, PostgreSQL would count on. */
+const FIGURES_TIMEOUT_MS = 10_000;
 
 /**
  * Every metric the bridge exports, on a registry of its own: two apps (or tests) in one process
@@ -47,45 +42,16 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly contactsServed = new Counter({
-    name: 'bridge_contacts_served_total',
-    help: 'contacts returned to Talkdesk by the sync endpoint',
-    registers: [this.registry],
-  });
-
-  readonly syncRuns = new Counter({
-    name: 'bridge_sync_runs_total',
-    help: 'sync runs started (counted on their first page), by kind',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
-
-  readonly syncPages = new Counter({
-    name: 'bridge_sync_pages_total',
-    help: 'sync pages served, by kind of run',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
-
-  readonly ingestContacts = new Counter({
-    name: 'bridge_ingest_contacts_total',
-    help: 'contacts written to the mirror by ingest jobs, by result',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
-
-  readonly crmRequests = new Counter({
-    name: 'bridge_crm_requests_total',
-    help: 'CRM API answers, by endpoint and HTTP status (0 = no answer: timeout or network error)',
-    labelNames: ['endpoint', 'status'] as const,
-    registers: [this.registry],
-  });
-
-  readonly crmDelayedSeconds = new Counter({
-    name: 'bridge_crm_delayed_seconds_total',
-    help: 'time ingest jobs were put off because the CRM rate-limited them',
-    registers: [this.registry],
-  });
+  readonly contactsServed = this.counter('bridge_contacts_served_total', 'contacts returned to Talkdesk by the sync endpoint');
+  readonly syncRuns = this.counter('bridge_sync_runs_total', 'sync runs started (counted on their first page), by kind', ['kind']);
+  readonly syncPages = this.counter('bridge_sync_pages_total', 'sync pages served, by kind of run', ['kind']);
+  readonly ingestContacts = this.counter('bridge_ingest_contacts_total', 'contacts written to the mirror by ingest jobs, by result', ['result']);
+  readonly crmRequests = this.counter(
+    'bridge_crm_requests_total',
+    'CRM API answers, by endpoint and HTTP status (0 = no answer: timeout or network error)',
+    ['endpoint', 'status'],
+  );
+  readonly crmDelayedSeconds = this.counter('bridge_crm_delayed_seconds_total', 'time ingest jobs were put off because the CRM rate-limited them');
 
   readonly queueJobs: Gauge<'state'>;
   readonly tenantIngestLag: Gauge<'tenant'>;
@@ -94,7 +60,7 @@ export class Metrics {
   private sources: MetricsSources = {};
   private readonly tenantRefreshMs: number;
   private readonly collectTimeoutMs: number;
-  private tenantRead: { at: number; rows: Promise<TenantRow[]> } | undefined;
+  private tenantRead: { at: number; rows: Promise<TenantFigures[]> } | undefined;
 
   constructor(options: MetricsOptions = {}) {
     this.tenantRefreshMs = options.tenantRefreshMs ?? 30_000;
@@ -112,41 +78,46 @@ export class Metrics {
       async collect() {
         // Stale counts would mislead more than none: without an answer the series disappear.
         this.reset();
-        const queue = metrics.sources.queue;
-        if (!queue) return;
-        const counts = await metrics.bounded(queue.getJobCounts(...QUEUE_STATES)).catch(() => undefined);
+        const jobCounts = metrics.sources.jobCounts;
+        if (!jobCounts) return;
+        const counts = await metrics.bounded(jobCounts(QUEUE_STATES)).catch(() => undefined);
         if (!counts) return;
         for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
       },
     });
 
-    this.tenantIngestLag = new Gauge({
-      name: 'bridge_tenant_ingest_lag_seconds',
-      help: "seconds since the tenant's last successful ingest pass (since its creation while none has succeeded); CRM tenants only",
-      labelNames: ['tenant'] as const,
-      registers: [this.registry],
-      async collect() {
-        const read = await metrics.tenantRows();
-        this.reset();
-        if (!read) return;
-        // The rows may be reused from an earlier scrape; the lag keeps growing meanwhile.
-        const age = (performance.now() - read.at) / 1000;
-        for (const row of read.rows) if (row.ingests) this.set({ tenant: row.id }, row.lagSeconds + age);
-      },
-    });
+    this.tenantIngestLag = this.tenantGauge(
+      'bridge_tenant_ingest_lag_seconds',
+      "seconds since the tenant's last successful ingest pass (since its creation while none has succeeded); CRM tenants only",
+      // The lag keeps growing while the figures are reused.
+      (row, age) => (row.lagSeconds === null ? null : Math.max(0, row.lagSeconds) + age),
+    );
+    this.tenantContacts = this.tenantGauge('bridge_tenant_contacts', 'live (not deleted) contacts in the mirror, by tenant', (row) => row.live);
+  }
 
-    this.tenantContacts = new Gauge({
-      name: 'bridge_tenant_contacts',
-      help: 'live (not deleted) contacts in the mirror, by tenant',
+  private counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** A per-tenant gauge of the figures; `age` is how many seconds ago they were read (they are reused for tenantRefreshMs). */
+  private tenantGauge(name: string, help: string, valueOf: (row: TenantFigures, age: number) => number | null): Gauge<'tenant'> {
+    const gauge: Gauge<'tenant'> = new Gauge({
+      name,
+      help,
       labelNames: ['tenant'] as const,
       registers: [this.registry],
-      async collect() {
-        const read = await metrics.tenantRows();
-        this.reset();
+      collect: async () => {
+        const read = await this.tenantRows();
+        gauge.reset();
         if (!read) return;
-        for (const row of read.rows) this.set({ tenant: row.id }, row.live);
+        const age = (performance.now() - read.at) / 1000;
+        for (const row of read.rows) {
+          const value = valueOf(row, age);
+          if (value !== null) gauge.set({ tenant: row.id }, value);
+        }
       },
     });
+    return gauge;
   }
 
   /** Points the scrape-time gauges at the database and the ingest queue. */
@@ -191,12 +162,12 @@ export class Metrics {
    * Both per-tenant gauges come from one query, shared by concurrent collectors and reused for
    * tenantRefreshMs. Undefined when PostgreSQL does not answer: the series are then left out.
    */
-  private async tenantRows(): Promise<{ at: number; rows: TenantRow[] } | undefined> {
+  private async tenantRows(): Promise<{ at: number; rows: TenantFigures[] } | undefined> {
     const db = this.sources.db;
     if (!db) return undefined;
     const now = performance.now();
     if (!this.tenantRead || now - this.tenantRead.at >= this.tenantRefreshMs) {
-      const rows = this.bounded(readTenantRows(db));
+      const rows = this.bounded(readTenantFigures(db, { timeoutMs: FIGURES_TIMEOUT_MS }));
       this.tenantRead = { at: now, rows };
       // A failed read is not cached: the next scrape tries again.
       rows.catch(() => {
@@ -217,27 +188,4 @@ export class Metrics {
     });
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
-}
-
-/**
- * Live contacts as "all keys minus tombstones": both counts are index-only scans (the sync-key
- * index and the partial tombstone index), where counting `deleted_at IS NULL` directly would
- * read every heap page. JIT is off because the planner's estimate for a large mirror switches it
- * on, and compiling costs more than the counting.
- */
-async function readTenantRows(db: Db): Promise<TenantRow[]> {
-  const res = await db.transaction(async (tx) => {
-    await tx.execute(sql`SET LOCAL jit = off`);
-    await tx.execute(sql`SET LOCAL statement_timeout = '10s'`);
-    return tx.execute<{ id: string; ingests: boolean; live: string; lag_seconds: number }>(sql`
-      SELECT t.id,
-             t.crm <> 'push' AS ingests,
-             (SELECT count(*) FROM contacts c WHERE c.tenant_id = t.id)
-               - (SELECT count(*) FROM contacts c WHERE c.tenant_id = t.id AND c.deleted_at IS NOT NULL) AS live,
-             extract(epoch FROM now() - coalesce(s.last_success_at, t.created_at))::float8 AS lag_seconds
-      FROM tenants t
-      LEFT JOIN ingest_state s ON s.tenant_id = t.id
-    `);
-  });
-  return res.rows.map((r) => ({ id: r.id, ingests: r.ingests, live: Number(r.live), lagSeconds: Math.max(0, r.lag_seconds) }));
 }

@@ -8,7 +8,7 @@ import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Db } from '../db/client.js';
 import * as schema from '../db/schema.js';
 import { TenantNotFoundError } from '../tenants/errors.js';
-import { disarmQueryTimeout } from '../sync/copy-binary.js';
+import { disarmQueryTimeout } from '../db/copy-binary.js';
 import { copyRow } from './copy-format.js';
 import { isTombstone, normalizeContact, type Contact, type ContactChange } from './contact.js';
 

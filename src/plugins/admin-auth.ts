@@ -1,5 +1,5 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import createError from '@fastify/error';
 
 const AdminDisabledError = createError('ADMIN_DISABLED', 'the admin API is disabled: ADMIN_TOKEN is not set', 403);
@@ -22,6 +22,23 @@ export function adminAuth(adminToken: string | undefined) {
       // Basic first, so a browser asks for the password; API clients use Bearer.
       reply.header('www-authenticate', 'Basic realm="contact-bridge admin", charset="UTF-8"');
       throw new AdminUnauthorizedError();
+    }
+  };
+}
+
+/**
+ * The admin check as the one hook of the `/admin` scope. It answers refusals itself, in the
+ * bridge's `{ error, message }` shape, because a hook's error would reach the error handler of the
+ * route's own scope, and the queue board's words every error as its INTERNAL_SERVER_ERROR.
+ */
+export function adminScopeHook(adminToken: string | undefined) {
+  const check = adminAuth(adminToken);
+  return async function adminOnly(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    try {
+      await check(request, reply);
+    } catch (err) {
+      const { statusCode = 500, code, message } = err as FastifyError;
+      return reply.code(statusCode).send({ error: code, message });
     }
   };
 }

@@ -1,6 +1,17 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
 import fp from 'fastify-plugin';
 import { isDatabaseUnavailable } from '../db/availability.js';
+
+/** Every error answer, on every route: `{ error: <stable code>, message }`. */
+export const ErrorSchema = Type.Object({
+  error: Type.String({ description: 'stable error code' }),
+  message: Type.String(),
+  index: Type.Optional(Type.Integer()),
+});
+
+/** The error answers of a route's response schema. */
+export const errorResponses = { '4xx': ErrorSchema, '5xx': ErrorSchema };
 
 /**
  * One place turns errors into answers: a domain or client error keeps its status and stable code

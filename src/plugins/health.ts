@@ -2,12 +2,11 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { sql } from 'drizzle-orm';
 import fp from 'fastify-plugin';
-import type { Queue } from 'bullmq';
-import { ErrorSchema } from '../sync/schema.js';
+import { ErrorSchema } from './error-handler.js';
 
 export interface HealthOptions {
-  /** Whether this process runs the ingest workers, whose work needs Redis (ROLE=all). */
-  checkRedis?: boolean;
+  /** Asks Redis for a sign of life, where this process runs the ingest workers (whose work needs it). */
+  pingRedis?: () => Promise<unknown>;
 }
 
 // Short: a probe that waits for the pool's 5 s connect timeout is a probe that times out itself.
@@ -24,8 +23,8 @@ const ReadySchema = Type.Object({
  * process answers (restarting a process because PostgreSQL is down would not help); /readyz says
  * whether it can do its work now. Neither needs a token, and neither says more than what failed.
  */
-const health: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { checkRedis = false }) => {
-  const { db, queue } = app.deps;
+const health: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { pingRedis }) => {
+  const { db } = app;
 
   app.get(
     '/healthz',
@@ -55,7 +54,7 @@ const health: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { checkRedi
     async (_request, reply) => {
       const [postgres, redis] = await Promise.all([
         probe(() => db.execute(sql`SELECT 1`)),
-        checkRedis && queue ? probe(async () => ping(await queue.client)) : Promise.resolve('not used'),
+        pingRedis ? probe(pingRedis) : Promise.resolve('not used'),
       ]);
       const ready = postgres === 'ok' && (redis === 'ok' || redis === 'not used');
       if (!ready) reply.code(503).header('retry-after', '5');
@@ -63,13 +62,6 @@ const health: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { checkRedi
     },
   );
 };
-
-// BullMQ's client interface declares no PING, though ioredis (what the queues connect with) has
-// it; INFO is the declared fallback, heavier but still one round trip.
-async function ping(client: Awaited<Queue['client']>): Promise<unknown> {
-  const withPing = client as typeof client & { ping?: () => Promise<unknown> };
-  return typeof withPing.ping === 'function' ? withPing.ping() : client.info();
-}
 
 /** 'ok', or 'unreachable: <message>' when the check fails or does not answer in time. */
 async function probe(check: () => Promise<unknown>): Promise<string> {

@@ -2,6 +2,20 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import createError from '@fastify/error';
+import type { Metrics, MetricsSources } from '../metrics/registry.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The process's Prometheus registry, shared by the API and the workers of one process. */
+    metrics: Metrics;
+  }
+}
+
+export interface MetricsPluginOptions {
+  metrics: Metrics;
+  /** What the scrape-time gauges read: the database and the ingest queue's job counts. */
+  sources: MetricsSources;
+}
 
 const MetricsUnauthorizedError = createError('METRICS_UNAUTHORIZED', 'a valid metrics bearer token is required', 401);
 
@@ -12,9 +26,9 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
  * set; it is not behind ADMIN_TOKEN, so a scraper never holds a credential that can write.
  */
 export default fp(
-  async function metricsPlugin(app: FastifyInstance) {
-    const { metrics } = app.deps;
-    metrics.collectFrom({ db: app.deps.db, queue: app.deps.queue });
+  async function metricsPlugin(app: FastifyInstance, { metrics, sources }: MetricsPluginOptions) {
+    app.decorate('metrics', metrics);
+    metrics.collectFrom(sources);
 
     app.addHook('onResponse', async (request, reply) => {
       // The route pattern, never the raw URL: ids in paths would make a series per tenant or
@@ -49,5 +63,5 @@ export default fp(
       async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.scrape()),
     );
   },
-  { name: 'metrics' },
+  { name: 'metrics', dependencies: ['config'] },
 );

@@ -40,7 +40,7 @@ export default fp(
     // DATABASE_UNAVAILABLE, an outage that was not one. So requests are also refused up front
     // while the wait for a connection is estimated to exceed half that timeout: what is admitted
     // gets a connection in time, and what is refused is refused at once, as OVERLOADED.
-    const pool = poolOf(app.deps.db);
+    const pool = poolOf(app.db);
     const maxWaitMs = (pool?.options.connectionTimeoutMillis ?? 0) / 2;
     if (!pool || maxWaitMs <= 0) return;
     const wait = new PoolWait(pool);

@@ -3,9 +3,8 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import type pg from 'pg';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import type { Db } from '../db/client.js';
-import { copyRowsBinary } from './copy-binary.js';
-import type { Contact } from '../mirror/contact.js';
-import { MIN_KEY, microsToTimestamp, type Key } from './cursor.js';
+import { copyRowsBinary } from '../db/copy-binary.js';
+import { microsToTimestamp, type Key } from './cursor.js';
 
 export interface PageResult {
   /** The page's contacts as the inside of a JSON array: their stored documents joined by commas, as UTF-8. */
@@ -120,18 +119,6 @@ export function pageStatement(tenantId: string, after: Key, pageSize: number, op
            ${'tombstonesAfter' in options ? tombstonesExist(tenantId, options.tombstonesAfter ?? null) : sql`NULL::boolean`} AS tombstones_pending
     FROM counted
   `;
-}
-
-/** Every live contact of a tenant, parsed, in key order: for tools and tests, not the sync path. */
-export async function readAllContacts(db: Db, tenantId: string): Promise<Contact[]> {
-  const contacts: Contact[] = [];
-  let after: Key = MIN_KEY;
-  for (;;) {
-    const page = await readPage(db, tenantId, after, 10_000);
-    contacts.push(...(JSON.parse(`[${page.json.toString('utf8')}]`) as Contact[]));
-    if (!page.hasMore || !page.last) return contacts;
-    after = page.last;
-  }
 }
 
 /** Whether a tombstone newer than `since` exists (null: any tombstone). Uses contacts_tombstones. */

@@ -1,5 +1,6 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { ContactSchema } from '../mirror/contact.js';
+import { AuthSchema } from '../tenants/auth-schema.js';
 import { SAMPLE_SYNC_REQUEST, SAMPLE_SYNC_RESPONSE } from './examples.js';
 
 /**
@@ -8,25 +9,6 @@ import { SAMPLE_SYNC_REQUEST, SAMPLE_SYNC_RESPONSE } from './examples.js';
  * refuses anything else before it is parsed.
  */
 export const SYNC_BODY_LIMIT = 16 * 1024;
-
-// Credentials are the fields of a form the customer filled in Talkdesk: scalars, perhaps a small
-// structure. The nesting is bounded because the tenant digest canonicalizes auth recursively
-// (tenants/auth-digest.ts): a few thousand levels of [[[…]]] exhausted the stack, a 500.
-const AUTH_MAX_DEPTH = 4;
-const AuthScalar = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
-function authValue(depth: number): TSchema {
-  if (depth === 0) return AuthScalar;
-  const inner = authValue(depth - 1);
-  return Type.Union([AuthScalar, Type.Array(inner), Type.Record(Type.String(), inner)]);
-}
-
-/** An `auth` object as Talkdesk sends it: any keys, values nested at most AUTH_MAX_DEPTH deep. */
-export const authObject = (description: string) =>
-  Type.Record(Type.String(), authValue(AUTH_MAX_DEPTH), {
-    description: `${description} (values nest at most ${AUTH_MAX_DEPTH} levels)`,
-  });
-
-export const AuthSchema = authObject('the credential fields the integration declared');
 
 // null is accepted and read as absent; the empty string is not (it is a token that does not decode).
 const OptionalToken = Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 4096 })]));
@@ -54,9 +36,3 @@ export const SyncResponseSchema = Type.Object({
   synchronization_checkpoint: Type.Optional(Type.String()),
   context: Type.Optional(Type.Unknown()),
 }, { examples: [SAMPLE_SYNC_RESPONSE] });
-
-export const ErrorSchema = Type.Object({
-  error: Type.String({ description: 'stable error code' }),
-  message: Type.String(),
-  index: Type.Optional(Type.Integer()),
-});

@@ -1,6 +1,6 @@
-import { sql } from 'drizzle-orm';
-import type { Db, Executor } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import type { Tenant } from '../db/schema.js';
+import { claimDeletionResync, recordDeletionsReflected } from '../tenants/repository.js';
 import { CursorCodec, MIN_KEY, maxKey, microsToTimestamp, type Key, type RunState } from './cursor.js';
 import { readPage } from './page-query.js';
 
@@ -65,7 +65,7 @@ export async function syncPage(
   if (offset) {
     state = offset.state;
   } else if (incremental) {
-    state = { withhold: page.tombstonesPending === true && (await claimDeletionResync(db, tenant, options.deletionResyncSeconds)) };
+    state = { withhold: page.tombstonesPending === true && (await claimDeletionResync(db, tenant.id, options.deletionResyncSeconds)) };
   } else {
     state = page.newest ? { horizonUs: page.newest.us } : {};
   }
@@ -75,7 +75,7 @@ export async function syncPage(
   if (!hasMore && page.newest) passed = maxKey(passed, page.newest);
 
   if (!hasMore && !incremental && state.horizonUs !== undefined) {
-    await recordDeletionsReflected(db, tenant.id, state.horizonUs);
+    await recordDeletionsReflected(db, tenant.id, microsToTimestamp(state.horizonUs));
   }
 
   const pageNumber = offset ? offset.state.page : 1;
@@ -88,24 +88,6 @@ export async function syncPage(
     answer.synchronization_checkpoint = codec.encodeCheckpoint(tenant.id, passed);
   }
   return answer;
-}
-
-async function claimDeletionResync(db: Executor, tenant: Tenant, intervalSeconds: number): Promise<boolean> {
-  // Claimed atomically, so two runs racing for the same window cannot both withhold.
-  const claimed = await db.execute(sql`
-    UPDATE tenants SET last_deletion_resync_at = now()
-    WHERE id = ${tenant.id}
-      AND (last_deletion_resync_at IS NULL OR last_deletion_resync_at <= now() - make_interval(secs => ${intervalSeconds}))
-  `);
-  return (claimed.rowCount ?? 0) > 0;
-}
-
-async function recordDeletionsReflected(db: Executor, tenantId: string, horizonUs: bigint): Promise<void> {
-  await db.execute(sql`
-    UPDATE tenants SET deletions_reflected_at = ${microsToTimestamp(horizonUs)}::timestamptz
-    WHERE id = ${tenantId}
-      AND (deletions_reflected_at IS NULL OR deletions_reflected_at < ${microsToTimestamp(horizonUs)}::timestamptz)
-  `);
 }
 
 const isGiven = (v: string | null | undefined): v is string => v !== undefined && v !== null;

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { AuthSchema, ErrorSchema } from '../sync/schema.js';
-import { resolveTenant } from './resolve.js';
+import { errorResponses } from '../plugins/error-handler.js';
+import { AuthSchema } from './auth-schema.js';
 
 /**
  * POST /auth_validation: Talkdesk calls it when a customer activates the integration. Valid
@@ -9,19 +9,19 @@ import { resolveTenant } from './resolve.js';
  * Talkdesk's first contact sync arrives.
  */
 const authValidationRoute: FastifyPluginAsyncTypebox = async (app) => {
-  const { deps } = app;
+  const { tenants } = app;
   app.post(
     '/auth_validation',
     {
       schema: {
         summary: 'Talkdesk auth validation: 204 when the credentials verify with the CRM, 401 otherwise',
         body: Type.Object({ auth: AuthSchema }),
-        response: { 204: Type.Null(), '4xx': ErrorSchema, '5xx': ErrorSchema },
+        response: { 204: Type.Null(), ...errorResponses },
       },
     },
     async (request, reply) => {
-      if (deps.onboarding) await deps.onboarding.validate(request.body.auth, () => app.admitUnknownCredentials(request));
-      else await resolveTenant(deps, request.body.auth, request);
+      if (tenants.onboarding) await tenants.onboarding.validate(request.body.auth, () => app.admitUnknownCredentials(request));
+      else await tenants.resolve(request.body.auth, request);
       return reply.code(204).send(null);
     },
   );

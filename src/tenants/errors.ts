@@ -16,3 +16,8 @@ export const TooManyUnknownCredentialsError = createError<[number]>(
   'too many attempts with unknown credentials from this client; retry in %d s',
   429,
 );
+export const NothingToResyncError = createError(
+  'NOTHING_TO_RESYNC',
+  'a tenant fed through the admin API has no CRM to resync from',
+  409,
+);

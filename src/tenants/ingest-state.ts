@@ -1,10 +1,11 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
-import { ingestState, tenants } from '../db/schema.js';
+import { ingestState } from '../db/schema.js';
 
 export type CursorName = 'backfill' | 'changes' | 'deletions' | 'resync';
 
-export async function readIngestState(db: Executor, tenantId: string) {
+/** The tenant's ingest state, created (empty) if it has none yet. */
+export async function ensureIngestState(db: Executor, tenantId: string) {
   await db.insert(ingestState).values({ tenantId }).onConflictDoNothing();
   const [state] = await db.select().from(ingestState).where(eq(ingestState.tenantId, tenantId));
   return state!;
@@ -34,22 +35,6 @@ export async function recordRun(db: Executor, tenantId: string, outcome: { error
       last_error_at = CASE WHEN ${outcome.error ?? null}::text IS NOT NULL THEN now() ELSE last_error_at END,
       last_reconcile_at = CASE WHEN ${outcome.reconciled ?? false} THEN now() ELSE last_reconcile_at END
     WHERE tenant_id = ${tenantId}`);
-}
-
-export async function markBackfillComplete(db: Executor, tenantId: string): Promise<void> {
-  await db
-    .update(tenants)
-    .set({
-      backfillCompletedAt: sql`now()`,
-      status: sql`CASE WHEN ${tenants.status} = 'backfilling' THEN 'active' ELSE ${tenants.status} END`,
-      updatedAt: sql`now()`,
-    })
-    .where(eq(tenants.id, tenantId));
-}
-
-export async function markCredentialsFailed(db: Executor, tenantId: string, message: string): Promise<void> {
-  await db.update(tenants).set({ status: 'credentials_failed', updatedAt: sql`now()` }).where(eq(tenants.id, tenantId));
-  await recordRun(db, tenantId, { error: message });
 }
 
 /** Whether the tenant's last scan of deleted CRM records is older than `everySeconds` (or never ran). */

@@ -1,14 +1,15 @@
 import createError from '@fastify/error';
-import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { tenants, type Tenant } from '../db/schema.js';
+import type { Tenant } from '../db/schema.js';
 import type { Connector, CrmAccount } from '../crm/connector.js';
+import type { ConnectorRegistry } from '../crm/registry.js';
 import { CrmRateLimitedError, CrmUnauthorizedError, CrmUnavailableError } from '../crm/errors.js';
 import { authDigest } from './auth-digest.js';
-import { encryptCredentials } from './credential-cipher.js';
-import { DuplicateCredentialsError, UnknownCredentialsError } from './errors.js';
+import { UnknownCredentialsError } from './errors.js';
 import type { BridgeKeys } from './keys.js';
+import { credentialsVerified } from './lifecycle.js';
 import { findTenantByAuth } from './repository.js';
+import type { IngestControl } from '../ingest/control.js';
 
 export const CrmVerificationUnavailableError = createError<[string]>(
   'CRM_UNAVAILABLE',
@@ -16,19 +17,15 @@ export const CrmVerificationUnavailableError = createError<[string]>(
   503,
 );
 
-/** What onboarding needs of the ingest queues; absent in a process that cannot reach them. */
-export interface IngestActivation {
-  activate(tenantId: string): Promise<void>;
-}
-
 export interface OnboardingOptions {
   db: Db;
   keys: BridgeKeys;
-  connector: Connector;
-  ingest?: IngestActivation;
+  /** The enabled CRM connectors: an unknown `auth` is verified by the one whose fields it has. */
+  connectors: ConnectorRegistry;
+  /** Schedules a new tenant's backfill; a Redis outage is logged there, never a failed sync. */
+  ingest?: Pick<IngestControl, 'activate'>;
   /** How long a failed verification is remembered (a flood of bad tokens is not a flood of CRM calls). */
   failureTtlMs?: number;
-  log?: { warn(obj: object, msg: string): void };
   now?: () => number;
 }
 
@@ -57,41 +54,38 @@ export class Onboarding {
   async resolve(auth: Record<string, unknown>, admitUnknown: AdmitUnknown = admitAll): Promise<Resolution> {
     const known = await findTenantByAuth(this.options.db, this.options.keys, auth);
     if (known && known.status !== 'credentials_failed') return { tenant: known, onboarded: false };
-    // Tenants pushed through the admin API have no CRM to ask.
-    if (known && known.crm !== this.options.connector.kind) return { tenant: known, onboarded: false };
+    // Tenants pushed through the admin API (or of a CRM not enabled here) have no CRM to ask.
+    const connector = known ? this.options.connectors.get(known.crm) : this.options.connectors.forAuth(auth);
+    if (known && !connector) return { tenant: known, onboarded: false };
     // The attempt limit never throttles credentials the bridge already knows.
     if (!known) await admitUnknown();
-    const account = await this.verify(auth);
-    const tenant = await this.upsertTenant(account, auth);
-    await this.activate(tenant.id);
+    // Credentials with no connector's fields are nobody's: refused without a CRM call.
+    if (!connector) throw new UnknownCredentialsError();
+    const tenant = await this.accept(connector, await this.verify(connector, auth), auth);
     return { tenant, onboarded: true };
   }
 
   /** For POST /auth_validation: are these credentials good right now? Onboards them if so. */
   async validate(auth: Record<string, unknown>, admitUnknown: AdmitUnknown = admitAll): Promise<Tenant> {
     const known = await findTenantByAuth(this.options.db, this.options.keys, auth);
-    if (known && known.crm !== this.options.connector.kind) return known;
     if (!known) return (await this.resolve(auth, admitUnknown)).tenant;
-    const account = await this.verify(auth);
-    const tenant = await this.upsertTenant(account, auth);
-    await this.activate(tenant.id);
-    return tenant;
+    const connector = this.options.connectors.get(known.crm);
+    if (!connector) return known;
+    return this.accept(connector, await this.verify(connector, auth), auth);
   }
 
   /** Registers credentials an operator supplies (admin API), verifying them first. */
-  async register(auth: Record<string, unknown>, name: string): Promise<Tenant> {
-    const account = await this.verify(auth);
-    const tenant = await this.upsertTenant({ ...account, accountName: name }, auth, true);
-    await this.activate(tenant.id);
-    return tenant;
+  async register(connector: Connector, auth: Record<string, unknown>, name: string): Promise<Tenant> {
+    const account = await this.verify(connector, auth);
+    return this.accept(connector, { ...account, accountName: name }, auth, true);
   }
 
-  private async verify(auth: Record<string, unknown>): Promise<CrmAccount> {
+  private async verify(connector: Connector, auth: Record<string, unknown>): Promise<CrmAccount> {
     const key = authDigest(this.options.keys.authDigest, auth).toString('base64');
     const failedUntil = this.failures.get(key);
     if (failedUntil !== undefined && failedUntil > this.now()) throw new UnknownCredentialsError();
     try {
-      return await this.options.connector.verify(auth);
+      return await connector.verify(auth);
     } catch (err) {
       if (err instanceof CrmUnauthorizedError) {
         this.rememberFailure(key);
@@ -114,52 +108,9 @@ export class Onboarding {
     this.failures.set(key, now + (this.options.failureTtlMs ?? 60_000));
   }
 
-  /**
-   * One statement: a new account becomes a tenant (backfilling); a known account takes the new
-   * credentials, and leaves credentials_failed if it was there. `rename` applies the given name
-   * to an existing tenant too (operator registration).
-   */
-  private async upsertTenant(account: CrmAccount, auth: Record<string, unknown>, rename = false): Promise<Tenant> {
-    const { keys, connector, db } = this.options;
-    const digest = authDigest(keys.authDigest, auth);
-    const [tenant] = await db
-      .insert(tenants)
-      .values({
-        name: account.accountName,
-        crm: connector.kind,
-        crmAccountId: account.accountId,
-        authDigest: digest,
-        credentials: encryptCredentials(keys, auth),
-        status: 'backfilling',
-      })
-      .onConflictDoUpdate({
-        target: [tenants.crm, tenants.crmAccountId],
-        set: {
-          authDigest: digest,
-          credentials: sql`excluded.credentials`,
-          name: rename ? sql`excluded.name` : sql`${tenants.name}`,
-          status: sql`CASE WHEN ${tenants.status} = 'credentials_failed'
-                           THEN CASE WHEN ${tenants.backfillCompletedAt} IS NULL THEN 'backfilling' ELSE 'active' END
-                           ELSE ${tenants.status} END`,
-          updatedAt: sql`now()`,
-        },
-      })
-      .returning()
-      .catch((err: { code?: string; constraint?: string }) => {
-        // The same auth object already registered for another tenant (a pushed one).
-        if (err.code === '23505' && err.constraint === 'tenants_auth_digest_key') throw new DuplicateCredentialsError();
-        throw err;
-      });
-    return tenant!;
-  }
-
-  private async activate(tenantId: string): Promise<void> {
-    try {
-      await this.options.ingest?.activate(tenantId);
-    } catch (err) {
-      // The tenant exists in PostgreSQL; the workers' schedule reconciliation picks it up once
-      // Redis answers again. A sync must not fail because the queues are down.
-      this.options.log?.warn({ tenantId, err: (err as Error).message }, 'could not schedule ingest now; the workers will');
-    }
+  /** Verified credentials become (or rejoin) their account's tenant, whose ingest is then scheduled. */
+  private accept(connector: Connector, account: CrmAccount, auth: Record<string, unknown>, rename = false): Promise<Tenant> {
+    const { db, keys, ingest } = this.options;
+    return credentialsVerified(db, keys, ingest, { crm: connector.kind, accountId: account.accountId, name: account.accountName, auth }, { rename });
   }
 }

@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify';
-import type { AppServices } from '../app.js';
+import type { Db } from '../db/client.js';
 import type { Tenant } from '../db/schema.js';
+import type { BridgeKeys } from './keys.js';
+import type { Onboarding } from './onboarding.js';
 import { UnknownCredentialsError } from './errors.js';
 import { findTenantByAuth } from './repository.js';
 
@@ -10,7 +12,7 @@ import { findTenantByAuth } from './repository.js';
  * CRM connector, unknown or failed credentials are simply refused. Attempts with credentials
  * that match no tenant count against the request's client (unknown-credentials-limit.ts).
  */
-export async function resolveTenant(deps: AppServices, auth: Record<string, unknown>, request: FastifyRequest): Promise<Tenant> {
+export async function resolveTenant(deps: { db: Db; keys: BridgeKeys; onboarding?: Onboarding }, auth: Record<string, unknown>, request: FastifyRequest): Promise<Tenant> {
   const admitUnknown = () => request.server.admitUnknownCredentials(request);
   if (deps.onboarding) return (await deps.onboarding.resolve(auth, admitUnknown)).tenant;
   const tenant = await findTenantByAuth(deps.db, deps.keys, auth);

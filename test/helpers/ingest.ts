@@ -1,18 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
 import type { Test } from 'tap';
+import type { Queue } from 'bullmq';
 import { buildHubSpotSim, type HubSpotSimOptions } from '../../harness/hubspot-sim/server.js';
 import type { SimControl } from '../../harness/hubspot-sim/control.js';
-import { createConnector } from '../../src/crm/create-connector.js';
-import { deriveKeys } from '../../src/tenants/keys.js';
-import type { Metrics } from '../../src/metrics/registry.js';
-import { startWorkers, type RunningWorkers } from '../../workers/index.js';
-import type { Queue } from 'bullmq';
-import { connectApiQueue } from '../../workers/api-queue.js';
-import { ingestQueue, redisConnection, type IngestJob, type IngestResult } from '../../workers/queues.js';
-import { IngestScheduler } from '../../workers/scheduler.js';
-import { buildTestApp, type TestApp } from './app.js';
+import type { Runtime, RuntimeOverrides } from '../../src/runtime.js';
+import type { RunningWorkers } from '../../workers/index.js';
+import { ingestQueue, redisConnection, type IngestJob, type IngestResult } from '../../src/ingest/queue.js';
+import { buildTestApp, buildTestRuntime, type TestApp } from './app.js';
 import { testRedisUrl } from './services.js';
 
 export interface Sim {
@@ -33,6 +27,7 @@ export async function startSim(t: Test, options: HubSpotSimOptions = {}): Promis
 export interface IngestStack extends TestApp {
   /** The in-process workers (absent when the test runs its own worker processes). */
   workers: RunningWorkers | undefined;
+  /** The environment this process was configured from (another process of the same deployment starts with it). */
   env: Record<string, string>;
   /** Starts another worker set on the same queue (a second process, as far as BullMQ can tell). */
   startMoreWorkers(): Promise<RunningWorkers>;
@@ -41,78 +36,54 @@ export interface IngestStack extends TestApp {
 }
 
 export interface IngestStackOptions {
+  /** Run the workers in this process (ROLE=all, the default) or not (ROLE=api). */
   workers?: boolean;
-  metrics?: Metrics;
-  /**
-   * Give the app its queue as src/server.ts does (connectApiQueue on REDIS_URL, failing fast),
-   * instead of one on the test's own connection; for tests that take Redis away from the app.
-   */
-  serverQueue?: boolean;
-  /** /readyz checks Redis too, as in a process that runs the workers (ROLE=all). */
-  checkRedis?: boolean;
+  overrides?: RuntimeOverrides;
 }
 
 /**
- * The app with its HubSpot connector and queues, and the workers, on a fresh database and a
- * queue prefix of its own (obliterated in teardown), pointed at the simulator.
+ * A bridge process with the HubSpot connector and the queues, and (ROLE=all) the workers, built
+ * by the composition root on a fresh database and a queue prefix of its own (obliterated in
+ * teardown), pointed at the simulator.
  */
 export async function buildIngestStack(
   t: Test,
   sim: Sim,
   env: Record<string, string> = {},
-  { workers: withWorkers = true, metrics, serverQueue = false, checkRedis }: IngestStackOptions = {},
+  { workers: withWorkers = true, overrides }: IngestStackOptions = {},
 ): Promise<IngestStack> {
-  const redisUrl = await testRedisUrl();
   const fullEnv = {
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: `cbtest${randomBytes(4).toString('hex')}`,
+    ROLE: withWorkers ? 'all' : 'api',
+    CRM: 'all',
     HUBSPOT_BASE_URL: sim.url,
     SYNC_INTERVAL_SECONDS: '1',
     HUBSPOT_SEARCH_OVERLAP_SECONDS: '0',
     DELETION_RESYNC_SECONDS: '0',
     ...env,
   };
-  let deps!: { config: import('../../src/config.js').Config; database: import('./database.js').TestDatabase };
-  const producer = redisConnection(redisUrl, 'worker');
-  let directQueue!: Queue<IngestJob, IngestResult>;
-  const h = await buildTestApp(t, fullEnv, async (config, database) => {
-    deps = { config, database };
-    const queue = ingestQueue(producer, config.QUEUE_PREFIX);
-    directQueue = queue;
-    t.teardown(async () => {
-      await queue.obliterate({ force: true }).catch(() => {});
-      await queue.close();
-      producer.disconnect();
-    });
-    if (serverQueue) {
-      const api = connectApiQueue(config.REDIS_URL, config.QUEUE_PREFIX, config.SYNC_INTERVAL_SECONDS * 1000);
-      t.teardown(() => api.close());
-      return { connector: createConnector(config, { onResponse: metrics?.countCrmResponse }), ingest: api.ingest, queue: api.queue, metrics, checkRedis };
-    }
-    return {
-      connector: createConnector(config, { onResponse: metrics?.countCrmResponse }),
-      ingest: new IngestScheduler(queue, config.SYNC_INTERVAL_SECONDS * 1000),
-      queue,
-      metrics,
-      checkRedis,
-    };
+  const h = await buildTestApp(t, fullEnv, { reconcileSchedulesMs: 1_000, ...overrides });
+  const { config } = h;
+  // The test's own view of the queue, on a direct connection (REDIS_URL may go through a proxy).
+  const redisUrl = await testRedisUrl();
+  const connection = redisConnection(redisUrl, 'worker');
+  const directQueue = ingestQueue(connection, config.QUEUE_PREFIX);
+  t.teardown(async () => {
+    await directQueue.close();
+    connection.disconnect();
   });
-  const start = async () => {
-    const workers = await startWorkers({
-      config: deps.config,
-      db: deps.database.db,
-      pool: deps.database.pool,
-      keys: deriveKeys(deps.config.BRIDGE_SECRET, deps.config.BRIDGE_SECRET_PREVIOUS),
-      connector: createConnector(deps.config, { onResponse: metrics?.countCrmResponse }),
-      log: pino({ level: 'silent' }),
-      metrics,
-      reconcileSchedulesMs: 1_000,
-    });
-    // Runs before the database teardown registered earlier (tap tears down in reverse order).
-    t.teardown(() => workers.close());
-    return workers;
+  const startMoreWorkers = async () => {
+    const more: Runtime = await buildTestRuntime(t, h.database, { ...fullEnv, QUEUE_PREFIX: config.QUEUE_PREFIX, REDIS_URL: config.REDIS_URL, ROLE: 'worker' }, { reconcileSchedulesMs: 1_000, ...overrides });
+    return more.workers!;
   };
-  return { ...h, workers: withWorkers ? await start() : undefined, env: fullEnv, startMoreWorkers: start, directQueue };
+  // The whole environment this process was configured from, for another process of the same deployment.
+  const processEnv = {
+    ...fullEnv,
+    DATABASE_URL: config.DATABASE_URL,
+    REDIS_URL: config.REDIS_URL,
+    QUEUE_PREFIX: config.QUEUE_PREFIX,
+    BRIDGE_SECRET: config.BRIDGE_SECRET,
+  };
+  return { ...h, workers: h.runtime.workers, env: processEnv, startMoreWorkers, directQueue };
 }
 
 /** Polls until `check` returns true (bounded): ingest is asynchronous by nature. */

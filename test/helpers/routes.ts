@@ -1,9 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { Test } from 'tap';
-import { ingestQueue, redisConnection } from '../../workers/queues.js';
-import { buildTestApp, type TestApp } from './app.js';
-import { testRedisUrl } from './services.js';
 
 export interface AppRoute {
   method: string;
@@ -48,22 +43,4 @@ export function fillPath(url: string, values: Record<string, string>): string {
       return encodeURIComponent(value);
     })
     .replace(/\*$/, values['*'] ?? 'anything');
-}
-
-/**
- * The app with an ingest queue of its own (obliterated in teardown), so that the queue board's
- * routes exist too; no workers run, so nothing consumes its jobs.
- */
-export async function buildAppWithQueue(t: Test, env: Record<string, string> = {}): Promise<TestApp> {
-  const redisUrl = await testRedisUrl();
-  return buildTestApp(t, { REDIS_URL: redisUrl, ...env }, async () => {
-    const connection = redisConnection(redisUrl, 'worker');
-    const queue = ingestQueue(connection, `cbtest${randomBytes(4).toString('hex')}`);
-    t.teardown(async () => {
-      await queue.obliterate({ force: true }).catch(() => {});
-      await queue.close();
-      connection.disconnect();
-    });
-    return { queue };
-  });
 }

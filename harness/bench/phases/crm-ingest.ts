@@ -1,13 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
-import { pino } from 'pino';
 import { loadConfig } from '../../../src/config.js';
-import { createConnector } from '../../../src/crm/create-connector.js';
+import { buildRuntime } from '../../../src/runtime.js';
 import { buildHubSpotSim } from '../../hubspot-sim/server.js';
-import { deriveKeys } from '../../../src/tenants/keys.js';
-import { Onboarding } from '../../../src/tenants/onboarding.js';
-import { startWorkers } from '../../../workers/index.js';
+import { newQueuePrefix, obliterateQueuePrefix } from '../../queues/prefix.js';
 import { createBenchDatabase } from '../database.js';
 import { progress } from '../progress.js';
 
@@ -41,17 +37,19 @@ export async function crmBoundIngest({ adminUrl, redisUrl, contacts }: { adminUr
     REDIS_URL: redisUrl,
     BRIDGE_SECRET: 'bench-secret-bench-secret-bench-secret',
     HUBSPOT_BASE_URL: `http://127.0.0.1:${port}`,
-    QUEUE_PREFIX: `cbbench${randomBytes(3).toString('hex')}`,
+    QUEUE_PREFIX: newQueuePrefix('cbbench'),
+    ROLE: 'all',
+    CRM: 'hubspot',
     LOG_LEVEL: 'silent',
   });
-  const keys = deriveKeys(config.BRIDGE_SECRET);
-  const connector = createConnector(config);
-  const workers = await startWorkers({ config, db: database.db, pool: database.pool, keys, connector, log: pino({ level: 'silent' }) });
+  const runtime = await buildRuntime(config, { database });
   try {
-    const onboarding = new Onboarding({ db: database.db, keys, connector, ingest: workers.scheduler });
     const bar = progress('CRM-bound backfill', contacts, 'contacts');
     const started = Date.now();
-    const { tenant } = await onboarding.resolve({ access_token: 'bench-token' });
+    // Talkdesk's activation call onboards the tenant and starts its backfill.
+    const validation = await runtime.app!.inject({ method: 'POST', url: '/auth_validation', payload: { auth: { access_token: 'bench-token' } } });
+    if (validation.statusCode !== 204) throw new Error(`auth validation: ${validation.statusCode} ${validation.body}`);
+    const tenant = (await database.db.execute<{ id: string }>(sql`SELECT id FROM tenants`)).rows[0]!;
     let done = 0;
     for (;;) {
       const { rows } = await database.db.execute<{ done: boolean; n: number | null }>(
@@ -80,9 +78,8 @@ export async function crmBoundIngest({ adminUrl, redisUrl, contacts }: { adminUr
       rateLimited429: stats.rateLimited,
     };
   } finally {
-    await workers.worker.close();
-    await workers.queue.obliterate({ force: true });
-    await workers.close();
+    await runtime.close();
+    await obliterateQueuePrefix(redisUrl, config.QUEUE_PREFIX);
     await sim.app.close();
     await database.drop();
   }

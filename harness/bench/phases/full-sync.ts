@@ -1,4 +1,5 @@
-import { jsonPoster } from '../http-post.js';
+import { runSync } from '../../../src/cli/talkdesk-client.js';
+import { jsonPoster, posterSyncCall } from '../http-post.js';
 import { progress } from '../progress.js';
 
 export interface FullSyncRun {
@@ -12,35 +13,24 @@ export interface FullSyncRun {
 }
 
 /**
- * A whole initial sync as Talkdesk's synchronizer runs it: POST page after page on a kept-alive
- * connection, parse every page, follow next_offset with its context, keep the last checkpoint.
- * Contacts are counted and dropped, as a client streaming them into its own store would.
+ * A whole initial sync as Talkdesk's synchronizer runs it (the product's client,
+ * src/cli/talkdesk-client.ts), on a kept-alive connection. Contacts are counted and dropped, as a
+ * client streaming them into its own store would.
  */
 export async function fullSync(baseUrl: string, auth: Record<string, unknown>, expected: number, label: string): Promise<FullSyncRun> {
   const bar = progress(label, expected, 'contacts');
   const poster = jsonPoster(new URL('/contact_sync', baseUrl));
-  const started = performance.now();
-  let pages = 0;
-  let contacts = 0;
   let bytes = 0;
   let serverMs = 0;
-  let meta: Record<string, unknown> = {};
-  for (;;) {
-    const res = await poster.post(JSON.stringify({ auth, meta }));
-    if (res.status !== 200) throw new Error(`sync page ${pages + 1}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
-    bytes += res.body.length;
-    serverMs += Number(/app;dur=([\d.]+)/.exec(String(res.headers['server-timing']))?.[1] ?? Number.NaN);
-    const page = JSON.parse(res.body) as { contacts: unknown[]; next_offset?: string; context?: unknown; synchronization_checkpoint?: string };
-    pages++;
-    contacts += page.contacts.length;
-    bar.increment(page.contacts.length);
-    if (page.next_offset === undefined) {
-      bar.stop();
-      poster.close();
-      if (contacts !== expected) throw new Error(`${label}: ${contacts} contacts synced, ${expected} expected`);
-      if (!page.synchronization_checkpoint) throw new Error(`${label}: the last page has no checkpoint`);
-      return { seconds: (performance.now() - started) / 1000, pages, contacts, bytes, serverSeconds: serverMs / 1000, checkpoint: page.synchronization_checkpoint };
-    }
-    meta = { offset: page.next_offset, context: page.context ?? null };
-  }
+  const call = posterSyncCall(poster, (answer) => {
+    bytes += answer.body.length;
+    serverMs += Number(/app;dur=([\d.]+)/.exec(String(answer.headers['server-timing']))?.[1] ?? Number.NaN);
+  });
+  const run = await runSync(call, { auth, keepContacts: false, onPage: (page) => bar.increment(page.contacts.length) }).finally(() => {
+    bar.stop();
+    poster.close();
+  });
+  if (run.total !== expected) throw new Error(`${label}: ${run.total} contacts synced, ${expected} expected`);
+  if (!run.checkpoint) throw new Error(`${label}: the last page has no checkpoint`);
+  return { seconds: run.seconds, pages: run.pages, contacts: run.total, bytes, serverSeconds: serverMs / 1000, checkpoint: run.checkpoint };
 }

@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
-import { buildApp, type App } from '../../../src/app.js';
+import type { App } from '../../../src/app.js';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { createDatabase, type Database } from '../../../src/db/client.js';
-import { runMigrations } from '../../../src/db/migrate.js';
 import { withClient } from '../../../src/db/with-client.js';
-import { createConnector } from '../../../src/crm/create-connector.js';
+import { buildRuntime } from '../../../src/runtime.js';
+import type { BridgeKeys } from '../../../src/tenants/keys.js';
+import type { RunningWorkers } from '../../../workers/index.js';
 import { buildHubSpotSim, type HubSpotSim } from '../../hubspot-sim/server.js';
-import { Metrics } from '../../../src/metrics/registry.js';
-import { deriveKeys, type BridgeKeys } from '../../../src/tenants/keys.js';
-import { startWorkers, type RunningWorkers } from '../../../workers/index.js';
-import { connectApiQueue } from '../../../workers/api-queue.js';
+import { newQueuePrefix, obliterateQueuePrefix } from '../../queues/prefix.js';
 import type { LoadSettings } from './settings.js';
 
 export interface LoadStack {
@@ -30,8 +27,9 @@ export interface LoadStack {
 /**
  * What `npm run load` runs against: its own database and queue prefix on the given PostgreSQL
  * and Redis, the simulated HubSpot, the ingest workers, and the bridge's real app listening on a
- * loopback port, put together as src/server.ts does (the workers with a pool of their own, as
- * in a separate ROLE=worker process).
+ * loopback port: a ROLE=api and a ROLE=worker process built by the composition root, each with
+ * its pool (each running job holds a connection for its advisory lock, which would starve the
+ * API of a shared one).
  */
 export async function startLoadStack(settings: LoadSettings): Promise<LoadStack> {
   const dbName = `cb_load_${randomBytes(5).toString('hex')}`;
@@ -52,55 +50,37 @@ export async function startLoadStack(settings: LoadSettings): Promise<LoadStack>
     await sim.app.listen({ port: 0, host: '127.0.0.1' });
     closers.push(() => sim.app.close());
 
-    const config = loadConfig({
+    const env: Record<string, string> = {
       ...settings.serverEnv,
       DATABASE_URL: url.toString(),
       REDIS_URL: settings.redisUrl,
-      QUEUE_PREFIX: `cbload${randomBytes(4).toString('hex')}`,
+      QUEUE_PREFIX: newQueuePrefix('cbload'),
+      ROLE: 'api',
+      HOST: '127.0.0.1',
+      PORT: '0',
       BRIDGE_SECRET: 'load-secret-load-secret-load-secret-0123',
       HUBSPOT_BASE_URL: `http://127.0.0.1:${(sim.app.server.address() as { port: number }).port}`,
       // The HubSpot tenants take in the simulator's edits every couple of seconds during the load.
       SYNC_INTERVAL_SECONDS: '2',
       HUBSPOT_SEARCH_OVERLAP_SECONDS: '0',
       LOG_LEVEL: 'silent',
-    });
-    const server = createDatabase({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
-    closers.push(() => server.close());
-    await runMigrations(server.db);
+    };
+    const config = loadConfig(env);
+    closers.push(() => obliterateQueuePrefix(config.REDIS_URL, config.QUEUE_PREFIX));
+    const api = await buildRuntime(config);
+    closers.push(() => api.close());
     const writer = createDatabase({ url: config.DATABASE_URL, max: 4, applicationName: 'contact-bridge-load-writer' });
     closers.push(() => writer.close());
-    // The workers get a pool of their own, as a ROLE=worker process has: each running job holds a
-    // connection for its advisory lock, which would starve the other writers of a shared one.
-    const ingest = createDatabase({ url: config.DATABASE_URL, max: config.WORKER_CONCURRENCY + 4, applicationName: 'contact-bridge-load-workers' });
-    closers.push(() => ingest.close());
+    const worker = await buildRuntime(
+      loadConfig({ ...env, ROLE: 'worker', MIGRATE_ON_START: 'false', DATABASE_POOL_SIZE: String(config.WORKER_CONCURRENCY + 4) }),
+    );
+    closers.push(() => worker.close());
+    const baseUrl = await api.listen();
+    const { keys, database: server } = api;
+    const app = api.app!;
+    const workers = worker.workers!;
 
-    const keys = deriveKeys(config.BRIDGE_SECRET);
-    const metrics = new Metrics();
-    const connector = createConnector(config, { onResponse: metrics.countCrmResponse });
-    const workers = await startWorkers({ config, db: ingest.db, pool: ingest.pool, keys, connector, log: pino({ level: 'silent' }), metrics });
-    closers.push(async () => {
-      // Emptied while its connection is still open; then closed.
-      await workers.worker.close();
-      await workers.queue.obliterate({ force: true });
-      await workers.close();
-    });
-
-    const api = connectApiQueue(config.REDIS_URL, config.QUEUE_PREFIX, config.SYNC_INTERVAL_SECONDS * 1000);
-    closers.push(api.close);
-    const app = await buildApp({
-      config,
-      db: server.db,
-      connector,
-      ingest: api.ingest,
-      queue: api.queue,
-      metrics,
-      checkRedis: true,
-    });
-    closers.push(() => app.close());
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = app.server.address() as { port: number };
-
-    return { config, keys, server, writer, app, baseUrl: `http://127.0.0.1:${port}`, sim, workers, close };
+    return { config, keys, server, writer, app, baseUrl, sim, workers, close };
   } catch (err) {
     await close();
     throw err;
@@ -111,3 +91,4 @@ export async function startLoadStack(settings: LoadSettings): Promise<LoadStack>
 export function hubspotPortals(count: number): Array<{ portalId: number; tokens: [string] }> {
   return Array.from({ length: count }, (_, i) => ({ portalId: 70_000 + i, tokens: [`load-hubspot-token-${i}`] }));
 }
+

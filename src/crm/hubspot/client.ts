@@ -3,7 +3,6 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { Client } from '@hubspot/api-client';
 import type { PublicObjectSearchRequest } from '@hubspot/api-client/lib/codegen/crm/contacts/index.js';
-import type { SearchRequest } from './search-pass.js';
 import { CrmRateLimitedError, CrmUnauthorizedError, CrmUnavailableError } from '../errors.js';
 import { budget, type RollingWindowLimiter } from '../rate-limiter.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -30,6 +29,14 @@ export interface HubSpotPage {
   results: HubSpotRecord[];
   total?: number;
   nextAfter?: string;
+}
+
+/** The body of a contact search (`POST /crm/v3/objects/contacts/search`), as the search pass builds it. */
+export interface SearchRequest {
+  filterGroups: Array<{ filters: Array<{ propertyName: string; operator: 'EQ' | 'GT' | 'GTE'; value: string }> }>;
+  sorts: Array<{ propertyName: string; direction: 'ASCENDING' }>;
+  limit: number;
+  after?: string;
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { CountryCode } from 'libphonenumber-js/max';
-import type { Connector, ConnectorAccount, ConnectorPage, CrmAccount } from '../connector.js';
+import { Type } from '@sinclair/typebox';
+import type { Connector, ConnectorAccount, ConnectorModule, ConnectorPage, CrmAccount } from '../connector.js';
 import { CrmUnauthorizedError } from '../errors.js';
-import type { RollingWindowLimiter } from '../rate-limiter.js';
+import { RollingWindowLimiter } from '../rate-limiter.js';
 import type { MirrorChange } from '../../mirror/writer.js';
 import { HubSpotApi, type HubSpotEndpoint, type HubSpotRecord } from './client.js';
 import { HUBSPOT_CONTACT_PROPERTIES, HubSpotMappingError, mapHubSpotContact } from './mapping.js';
@@ -19,6 +20,9 @@ export interface HubSpotConnectorOptions {
   now?: () => number;
 }
 
+/** Talkdesk's `auth` for a HubSpot private app's token: exactly `{ "access_token": "…" }`. */
+export const HubSpotAuthSchema = Type.Object({ access_token: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+
 /** Backfill and deletion scans page the list endpoint; `done` marks a pass that has finished. */
 interface ListCursor {
   after?: string;
@@ -31,6 +35,7 @@ interface ListCursor {
  */
 export class HubSpotConnector implements Connector {
   readonly kind = 'hubspot';
+  readonly authSchema = HubSpotAuthSchema;
   private readonly now: () => number;
 
   constructor(private readonly options: HubSpotConnectorOptions) {
@@ -101,3 +106,18 @@ export class HubSpotConnector implements Connector {
     return new HubSpotApi(token.trim(), limiterKey, this.options);
   }
 }
+
+export const hubspot: ConnectorModule = {
+  kind: 'hubspot',
+  create: (config, hooks) =>
+    new HubSpotConnector({
+      baseUrl: config.HUBSPOT_BASE_URL,
+      timeoutMs: config.HUBSPOT_REQUEST_TIMEOUT_MS,
+      tenSecondLimit: config.HUBSPOT_TEN_SECOND_LIMIT,
+      searchPerSecondLimit: config.HUBSPOT_SEARCH_PER_SECOND_LIMIT,
+      overlapSeconds: config.HUBSPOT_SEARCH_OVERLAP_SECONDS,
+      defaultRegion: config.DEFAULT_PHONE_REGION as CountryCode,
+      limiter: new RollingWindowLimiter(),
+      onResponse: hooks.onResponse,
+    }),
+};

@@ -1,4 +1,7 @@
-import type { HubSpotPage, HubSpotRecord } from './client.js';
+import type { HubSpotPage, HubSpotRecord, SearchRequest } from './client.js';
+
+// The request the `search` callback of a pass receives: HubSpot's, declared with its client.
+export type { SearchRequest };
 
 /**
  * Where an incremental pass stands, persisted after every page: every contact with
@@ -15,13 +18,6 @@ export interface SearchCursor {
    * next pass must re-read the window however late it starts.
    */
   readAt?: number;
-}
-
-export interface SearchRequest {
-  filterGroups: Array<{ filters: Array<{ propertyName: string; operator: 'EQ' | 'GT' | 'GTE'; value: string }> }>;
-  sorts: Array<{ propertyName: string; direction: 'ASCENDING' }>;
-  limit: number;
-  after?: string;
 }
 
 export interface SearchPage {

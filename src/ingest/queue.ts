@@ -67,3 +67,17 @@ export function ingestQueue(connection: ConnectionOptions, prefix: string, { fai
   queue.on('error', () => {});
   return queue;
 }
+
+/** Jobs by state; undefined when Redis does not answer (stale counts would mislead more than none). */
+export async function countJobs(queue: Queue, states: readonly string[]): Promise<Record<string, number> | undefined> {
+  return queue.getJobCounts(...(states as Parameters<Queue['getJobCounts']>)).catch(() => undefined);
+}
+
+/** One round trip to the queue's Redis, for readiness probes. */
+export async function pingQueue(queue: Queue): Promise<unknown> {
+  const client = await queue.client;
+  // BullMQ's client interface declares no PING, though ioredis (what the queues connect with) has
+  // it; INFO is the declared fallback, heavier but still one round trip.
+  const withPing = client as typeof client & { ping?: () => Promise<unknown> };
+  return typeof withPing.ping === 'function' ? withPing.ping() : client.info();
+}

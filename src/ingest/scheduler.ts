@@ -1,25 +1,19 @@
 import type { Queue } from 'bullmq';
-import { inArray } from 'drizzle-orm';
-import type { Db } from '../src/db/client.js';
-import { tenants } from '../src/db/schema.js';
-import type { IngestJob, IngestKind, IngestResult } from './queues.js';
+import type { Db } from '../db/client.js';
+import { tenantsToIngest } from '../tenants/lifecycle.js';
+import type { IngestJob, IngestKind, IngestResult } from './queue.js';
 
-const schedulerId = (tenantId: string) => `tick:${tenantId}`;
+/** The key of a tenant's job scheduler. */
+export const schedulerId = (tenantId: string) => `tick:${tenantId}`;
 /** One ingest job per tenant at a time, whatever its kind: BullMQ ignores adds while one exists. */
 export const dedupId = (tenantId: string) => `ingest:${tenantId}`;
-
-/** What the API needs of the queues: start a tenant's ingest, stop it. */
-export interface IngestControl {
-  activate(tenantId: string): Promise<void>;
-  deactivate(tenantId: string): Promise<void>;
-}
 
 /**
  * Per tenant, one BullMQ job scheduler fires a light "tick" every interval; the tick adds the
  * real job, deduplicated by tenant. BullMQ's schedulers can start a run while the previous one
  * is still going; the tick and deduplication (plus an advisory lock in the job) stop overlap.
  */
-export class IngestScheduler implements IngestControl {
+export class IngestScheduler {
   constructor(
     private readonly queue: Queue<IngestJob, IngestResult>,
     private readonly intervalMs: number,
@@ -44,18 +38,16 @@ export class IngestScheduler implements IngestControl {
   }
 
   /**
-   * Makes the schedulers match the database: every backfilling or active tenant has one, no
-   * other tenant does. Run at worker start and periodically, so a tenant onboarded while Redis
-   * was down, or a Redis that lost its data, heals by itself.
+   * Makes the schedulers match the database: every tenant that is ingesting (lifecycle.ts) has
+   * one, no other tenant does. Run at worker start and periodically, so a tenant onboarded while
+   * Redis was down, or a Redis that lost its data, heals by itself.
    */
   async reconcile(db: Db): Promise<{ scheduled: number; removed: number }> {
-    const wanted = new Set(
-      (await db.select({ id: tenants.id }).from(tenants).where(inArray(tenants.status, ['backfilling', 'active']))).map((t) => t.id),
-    );
+    const wanted = new Set(await tenantsToIngest(db));
     const existing = new Set<string>();
     for (let start = 0; ; start += 500) {
       const page = await this.queue.getJobSchedulers(start, start + 499, true);
-      for (const s of page) if (s.key.startsWith('tick:')) existing.add(s.key.slice('tick:'.length));
+      for (const s of page) if (s.key.startsWith(schedulerId(''))) existing.add(s.key.slice(schedulerId('').length));
       if (page.length < 500) break;
     }
     let scheduled = 0;

@@ -1,0 +1,34 @@
+// What one `npm run bench` measured: run.ts fills it, report.ts renders it.
+import type { ConcurrentSyncsResult } from './concurrent-syncs.js';
+import type { CopyRun } from './phases/copy-limit.js';
+import type { CrmIngestFigures } from './phases/crm-ingest.js';
+import type { DepthFigures } from './phases/depth.js';
+import type { FullSyncRun } from './phases/full-sync.js';
+import type { IncrementalFigures } from './phases/incremental.js';
+import type { RewriteFigures, WriteRun } from './phases/ingest.js';
+import type { Machine } from './machine.js';
+import type { BenchSettings } from './settings.js';
+
+export interface FullSyncFigures {
+  pageSize: number;
+  runs: FullSyncRun[];
+  /** Median of the runs. */
+  seconds: number;
+  /** seconds ÷ the COPY reference's median. */
+  ratioToCopy: number;
+  /** The server's peak RSS over these runs. */
+  peakRssBytes: number;
+}
+
+export interface BenchResults {
+  date: string;
+  machine: Machine;
+  settings: BenchSettings;
+  ingest: { inProcess: WriteRun; http: WriteRun; rewriteInProcess: RewriteFigures; rewriteHttp: RewriteFigures; pushPeakRssBytes: number };
+  copy: { runs: CopyRun[]; seconds: number; bytes: number };
+  fullSync: FullSyncFigures[];
+  depth: DepthFigures;
+  incremental: IncrementalFigures;
+  concurrency: ConcurrentSyncsResult;
+  crmIngest: CrmIngestFigures;
+}
