@@ -23,6 +23,9 @@ import syncRoute from './sync/route.js';
 import authValidationRoute from './tenants/auth-validation-route.js';
 import integrationRoute from './talkdesk/integration-route.js';
 import adminRoutes from './admin/routes.js';
+import { viewsDir } from './admin/status-page.js';
+import connectionLimit, { edgeServerOptions } from './plugins/http-edge.js';
+import securityHeaders from './plugins/security-headers.js';
 
 /** The ready services the app is built from; src/runtime.ts makes them, for every process. */
 export interface AppServices {
@@ -46,8 +49,11 @@ export interface AppServices {
 
 /** The app the server runs and the tests inject into: no listen(), no environment reads. */
 export async function buildApp({ config, db, keys, metrics, connectors, ingest, onboarding, logger, https, pingRedis }: AppServices) {
+  // Timeouts, keep-alive and TRUST_PROXY (plugins/http-edge.ts): a request must arrive in time.
+  const { server: serverOptions, ...edge } = edgeServerOptions(config);
   const app = Fastify({
-    ...(https ? { https } : {}),
+    ...(https ? { https: { ...https, ...serverOptions } } : { http: serverOptions }),
+    ...edge,
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     // Every route that reads a body sets its own limit (the sync endpoint, the admin routes); this
     // is the limit of the rest (auth validation, the queue board's API), whose bodies are a few
@@ -83,11 +89,14 @@ export async function buildApp({ config, db, keys, metrics, connectors, ingest, 
   await app.register(dbPlugin, { value: db });
   await app.register(ingestPlugin, { value: ingest ?? null });
   await app.register(errorHandler);
+  await app.register(connectionLimit);
+  // Before the routes: helmet's headers on the operators' pages (/admin, /docs), marked as they are added.
+  await app.register(securityHeaders, { views: viewsDir });
   // Before the routes: the OpenAPI document and these hooks must see every route added after them.
   await app.register(openapi);
   await app.register(overload);
   await app.register(requestLog);
-  await app.register(metricsPlugin, { metrics, sources: { db, jobCounts: ingest && ((states) => ingest.jobCounts(states)) } });
+  await app.register(metricsPlugin, { metrics, sources: { jobCounts: ingest && ((states) => ingest.jobCounts(states)) } });
   await app.register(health, { pingRedis });
   await app.register(unknownCredentialsLimit);
   await app.register(tenantsPlugin, { keys, connectors, onboarding });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { isSupportedCountry } from 'libphonenumber-js/max';
@@ -38,6 +39,11 @@ export const ConfigSchema = Type.Object({
     default: 3600,
     description: 'at most one deletion-driven full resync per tenant in this many seconds (0 = whenever deletions are pending)',
   }),
+  ONBOARDING: Type.Union([Type.Literal('open'), Type.Literal('approval'), Type.Literal('closed')], {
+    default: 'open',
+    description:
+      "credentials of an unknown CRM account: 'open' onboards the account at once, 'approval' makes it a tenant awaiting an operator's approval (401 until then), 'closed' refuses it (only operators register tenants)",
+  }),
   CRM: Type.String({
     pattern: '^(all|none|[a-z][a-z0-9-]*(,[a-z][a-z0-9-]*)*)$',
     default: 'all',
@@ -51,6 +57,8 @@ export const ConfigSchema = Type.Object({
     description: "the account's ten-second request limit (100 for most private apps, 190 on Professional/Enterprise); the client uses 90 % of it",
   }),
   HUBSPOT_SEARCH_PER_SECOND_LIMIT: Type.Integer({ minimum: 1, default: 5, description: 'the search API limit per second; the client uses 90 % of it' }),
+  HUBSPOT_VERIFY_TEN_SECOND_LIMIT: Type.Integer({ minimum: 1, default: 20, description: 'verifications of tokens whose portal is not known yet, all together, per rolling 10 s' }),
+  HUBSPOT_VERIFY_MAX_WAIT_MS: Type.Integer({ minimum: 0, default: 5000, description: 'the longest a verification waits for rate budget; then 503 with Retry-After' }),
   HUBSPOT_SEARCH_OVERLAP_SECONDS: Type.Integer({
     minimum: 0,
     default: 60,
@@ -58,6 +66,16 @@ export const ConfigSchema = Type.Object({
   }),
   SYNC_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 60, description: 'seconds between incremental ingest passes of a tenant' }),
   DELETE_RECONCILE_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'seconds between scans of archived CRM contacts' }),
+  MAX_CONTACTS_PER_TENANT: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: "a tenant whose mirror grows past this many live contacts is paused with a note (at most one ingest page over); 0 = no quota",
+  }),
+  MAX_CONCURRENT_BACKFILLS: Type.Integer({
+    minimum: 1,
+    default: 4,
+    description: 'backfills running at once across every worker process; the others wait their turn (incremental passes are never held)',
+  }),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 4, description: 'tenants ingested in parallel per worker process' }),
   INGEST_LOCK_SECONDS: Type.Integer({
     minimum: 1,
@@ -84,9 +102,24 @@ export const ConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info', description: 'pino log level' },
   ),
+  // /metrics names every tenant's id and size: never open on the public port.
   METRICS_TOKEN: Type.Optional(
-    Type.String({ minLength: 16, description: 'bearer token GET /metrics requires (16+ characters); unset = /metrics is open' }),
+    Type.String({
+      minLength: 16,
+      description: 'bearer token GET /metrics requires on PORT (16+ characters); unset = PORT answers /metrics 404 and METRICS_PORT serves it',
+    }),
   ),
+  METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'interface of the internal metrics server (METRICS_TOKEN unset)' }),
+  METRICS_PORT: Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Literal('off')], {
+    default: 9464,
+    description:
+      "port of the internal metrics server, which serves GET /metrics without a token when METRICS_TOKEN is unset (0 = an ephemeral port, 'off' = none); one it cannot listen on is a warning, not a failed start",
+  }),
+  METRICS_TENANT_REFRESH_SECONDS: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'seconds between computations of the per-tenant metrics (one statement, bounded); a scrape only reads the last ones',
+  }),
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
     minimum: 0,
     default: 1000,
@@ -102,7 +135,59 @@ export const ConfigSchema = Type.Object({
     default: 0,
     description: 'answer 503 OVERLOADED while the resident set size exceeds this (bytes); 0 = off',
   }),
+  // The HTTP edge: how long a client may take to send a request, how long a connection may sit
+  // silent, how many one client may hold, and whose X-Forwarded-For to believe (issue 13).
+  REQUEST_TIMEOUT_SECONDS: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'a request whose headers and body have not all arrived after this many seconds is answered 408 and its connection closed',
+  }),
+  CONNECTION_TIMEOUT_SECONDS: Type.Integer({
+    minimum: 1,
+    default: 60,
+    description: 'a connection on which nothing is sent or received for this many seconds while a request is open is closed (a client that stops reading)',
+  }),
+  KEEP_ALIVE_TIMEOUT_SECONDS: Type.Integer({
+    minimum: 1,
+    default: 72,
+    description: 'an idle keep-alive connection is closed after this many seconds (keep it above a load balancer\'s idle timeout, 60 s on most)',
+  }),
+  MAX_CONNECTIONS_PER_CLIENT: Type.Integer({
+    minimum: 0,
+    default: 1024,
+    description: 'open connections one client address may hold (IPv6 by /64; TRUST_PROXY peers exempt); more are closed at once; 0 = no cap',
+  }),
+  TRUST_PROXY: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: "addresses or CIDRs of the proxies in front, comma-separated, whose X-Forwarded-For names the client; unset = the socket's peer is the client",
+    }),
+  ),
 });
+
+/**
+ * TRUST_PROXY as a list of addresses and CIDRs. Only a named proxy may say who the client is:
+ * trusting every peer's X-Forwarded-For (`true`, `*`, a /0, a hop count) would let any client
+ * pick the address its rate limits and connection cap are counted against.
+ */
+export function trustedProxies(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const entries = value.split(',').map((s) => s.trim());
+  for (const entry of entries) {
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const bits = prefix === undefined ? undefined : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+    const valid = family !== 0 && rest.length === 0 && (bits === undefined || (bits >= 1 && bits <= (family === 4 ? 32 : 128)));
+    if (!valid) {
+      const everyone = /^(true|\*|all|yes|1|\d+|0\.0\.0\.0\/0|::\/0)$/i.test(entry);
+      throw new ConfigError(
+        `invalid configuration: TRUST_PROXY must list the proxies' addresses or CIDRs, comma-separated (got ${JSON.stringify(entry)})` +
+          (everyone ? ": trusting every peer's X-Forwarded-For would let any client choose its own address" : ''),
+      );
+    }
+  }
+  return entries;
+}
 
 export type Config = Static<typeof ConfigSchema>;
 
@@ -127,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Almost certainly a rotation step done out of order: the new secret never reached BRIDGE_SECRET.
     throw new ConfigError('invalid configuration: BRIDGE_SECRET_PREVIOUS equals BRIDGE_SECRET (set BRIDGE_SECRET to the new secret)');
   }
+  trustedProxies(config.TRUST_PROXY);
   if (!isSupportedCountry(config.DEFAULT_PHONE_REGION)) {
     throw new ConfigError(
       `invalid configuration: DEFAULT_PHONE_REGION is not a region libphonenumber knows (got ${JSON.stringify(config.DEFAULT_PHONE_REGION)})`,

@@ -12,6 +12,8 @@ import { connectApiIngest, type IngestControl } from './ingest/control.js';
 import { countJobs, pingQueue } from './ingest/queue.js';
 import { createLogger } from './logging.js';
 import { Metrics, type MetricsOptions } from './metrics/registry.js';
+import { buildMetricsServer } from './metrics/server.js';
+import { startTenantFiguresSchedule } from './metrics/tenant-figures-schedule.js';
 import { deriveKeys, type BridgeKeys } from './tenants/keys.js';
 import { Onboarding } from './tenants/onboarding.js';
 import { buildWorkerOpsApp } from './worker-ops-app.js';
@@ -27,7 +29,7 @@ export interface RuntimeOverrides {
   logger?: Logger;
   /** How often the workers compare the schedules with the database (default 5 minutes). */
   reconcileSchedulesMs?: number;
-  /** How the metrics read their per-tenant figures (a test reads them afresh at every scrape). */
+  /** How often and how long the per-tenant figures are computed (default: METRICS_TENANT_REFRESH_SECONDS, 10 s). */
   metricsOptions?: MetricsOptions;
   /** The clock of onboarding's failure memory and the ingest passes. */
   now?: () => number;
@@ -50,11 +52,17 @@ export interface Runtime {
   workers?: RunningWorkers;
   /** What listens on PORT: the API, or a worker-only process's /metrics, /healthz and /readyz. */
   server: App | Awaited<ReturnType<typeof buildWorkerOpsApp>>;
-  /** Listens on HOST:PORT (PORT=0: an ephemeral port) and returns the base URL. */
+  /**
+   * The internal metrics server's base URL once listen() has bound it (METRICS_TOKEN unset,
+   * METRICS_PORT not off); undefined before, without one, or when its port was not free.
+   */
+  readonly metricsUrl: string | undefined;
+  /** Listens on METRICS_HOST:METRICS_PORT where that is served, then HOST:PORT (PORT=0: an ephemeral port), and returns PORT's base URL. */
   listen(): Promise<string>;
   /**
    * Closes in order: stop accepting and let in-flight requests finish, then the workers (a
-   * running job finishes its page and goes back to the queue), the queue, the pool.
+   * running job finishes its page and goes back to the queue), the queue, the metrics server
+   * and the figures' schedule, the pool.
    */
   close(): Promise<void>;
 }
@@ -78,7 +86,19 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
       if (config.MIGRATE_ON_START) await runMigrations(database.db);
     }
     const keys = deriveKeys(config.BRIDGE_SECRET, config.BRIDGE_SECRET_PREVIOUS);
-    const metrics = new Metrics(overrides.metricsOptions);
+    const metrics = new Metrics({ tenantRefreshMs: config.METRICS_TENANT_REFRESH_SECONDS * 1000, ...overrides.metricsOptions });
+    const metricsLog = log.child({ role: 'metrics' });
+    // Without METRICS_TOKEN, PORT answers /metrics 404 and this server serves it (METRICS_PORT).
+    const metricsServer =
+      config.METRICS_TOKEN === undefined && config.METRICS_PORT !== 'off'
+        ? buildMetricsServer({ metrics, host: config.METRICS_HOST, port: config.METRICS_PORT, log: metricsLog })
+        : undefined;
+    // Computed only where something serves them.
+    if (config.METRICS_TOKEN !== undefined || metricsServer) {
+      const figures = startTenantFiguresSchedule({ db: database.db, metrics, log: metricsLog });
+      closers.push(() => figures.stop());
+    }
+    if (metricsServer) closers.push(() => metricsServer.close());
     const connectors = createConnectors(config, { onResponse: metrics.countCrmResponse });
     const runsApi = config.ROLE === 'all' || config.ROLE === 'api';
     const runsWorkers = config.ROLE === 'all' || config.ROLE === 'worker';
@@ -106,11 +126,15 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
     let server: Runtime['server'];
     if (runsApi) {
       const apiLog = log.child({ role: 'api' });
+      // Talkdesk calls bridges over HTTPS only: an http PUBLIC_URL registers URLs it will not call.
+      if (config.PUBLIC_URL !== undefined && !/^https:/i.test(config.PUBLIC_URL)) {
+        apiLog.warn({ PUBLIC_URL: config.PUBLIC_URL }, 'PUBLIC_URL is not https: Talkdesk calls bridges over HTTPS only');
+      }
       // The API only adds jobs; its Redis connection fails fast so a Redis outage never holds a request.
       const api = connectApiIngest(config.REDIS_URL, config.QUEUE_PREFIX, config.SYNC_INTERVAL_SECONDS * 1000, apiLog);
       closers.push(() => api.close());
       ingest = api.control;
-      const onboarding = connectors.size > 0 ? new Onboarding({ db: database.db, keys, connectors, ingest, now: overrides.now }) : undefined;
+      const onboarding = connectors.size > 0 ? new Onboarding({ db: database.db, keys, connectors, ingest, mode: config.ONBOARDING, now: overrides.now }) : undefined;
       app = await buildApp({
         config,
         db: database.db,
@@ -154,7 +178,12 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
       ingest,
       workers,
       server,
+      get metricsUrl() {
+        return metricsServer?.url;
+      },
       async listen() {
+        // First: once PORT answers, so does the metrics port (or it has said why not).
+        await metricsServer?.listen();
         return server.listen({ port: config.PORT, host: config.HOST });
       },
       close,

@@ -20,15 +20,16 @@ export interface WorkerOpsServices {
 
 /**
  * A worker-only process (ROLE=worker) serves no API, but operators still scrape its ingest
- * metrics and probe it: this small app answers /metrics, /healthz and /readyz (PostgreSQL and
- * Redis) and nothing else.
+ * metrics and probe it: this small app answers /healthz, /readyz (PostgreSQL and Redis) and
+ * /metrics, by the same rule as the API's port (bearer METRICS_TOKEN; without it 404, and the
+ * internal metrics server serves them), and nothing else.
  */
 export async function buildWorkerOpsApp({ config, db, metrics, pingRedis, jobCounts, logger }: WorkerOpsServices) {
   const app = Fastify(logger ? { loggerInstance: logger } : { logger: false });
   await app.register(configPlugin, { value: config });
   await app.register(dbPlugin, { value: db });
   await app.register(errorHandler);
-  await app.register(metricsPlugin, { metrics, sources: { db, jobCounts } });
+  await app.register(metricsPlugin, { metrics, sources: { jobCounts } });
   await app.register(health, { pingRedis });
   return app;
 }

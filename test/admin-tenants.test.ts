@@ -142,8 +142,13 @@ t.test('deleting a tenant removes everything of it and nothing of another', asyn
   t.same(schedulers, [`tick:${b}`], "only B's schedule remains");
   t.equal((await h.app.inject({ method: 'DELETE', url: `/admin/tenants/${a}`, headers: adminHeaders })).statusCode, 404);
 
+  // A deleted account stays out: its next request does not bring it back.
+  const refused = await h.sync({ auth: { access_token: 'del-a' }, meta: {} });
+  t.match(refused, { statusCode: 401, body: { error: 'ACCOUNT_REFUSED' } }, 'the same auth does not onboard it again');
+  const registered = await h.app.inject({ method: 'POST', url: '/admin/tenants', headers: adminHeaders, payload: { name: 'A again', auth: { access_token: 'del-a' }, crm: 'hubspot' } });
+  t.equal(registered.statusCode, 201, 'until an operator registers it');
   const again = await h.sync({ auth: { access_token: 'del-a' }, meta: {} });
-  t.equal(again.statusCode, 200, 'the same auth onboards from scratch');
+  t.equal(again.statusCode, 200, 'then the same auth syncs, from scratch');
   t.equal(again.body.synchronization_checkpoint, undefined);
   const { rows: now } = await h.database.db.execute<{ n: string }>(sql`SELECT count(*) AS n FROM tenants WHERE crm_account_id = '3301'`);
   t.equal(now[0]!.n, '1');

@@ -19,9 +19,11 @@ const LIMITS: Record<string, number> = {
   'DELETE /admin/tenants/:id': 1 * KiB, // reads no body
   'POST /admin/tenants/:id/pause': 1 * KiB,
   'POST /admin/tenants/:id/resume': 1 * KiB,
+  'POST /admin/tenants/:id/approve': 1 * KiB,
   'POST /admin/tenants/:id/resync': 1 * KiB,
   'PUT /admin/tenants/:id/contacts': 32 * MiB, // up to 10,000 contacts, large by design
   'DELETE /admin/tenants/:id/contacts/:contactId': 1 * KiB,
+  'DELETE /admin/tenants/:id/credentials/:credentialId': 1 * KiB,
 };
 // Bull Board's API (a dependency, whose routes come and go with its version) has the default.
 const QUEUE_BOARD = '/admin/queues';
@@ -32,6 +34,7 @@ const BODYLESS = new Set(['GET', 'HEAD']);
 const PARAMS = {
   id: '00000000-0000-4000-8000-000000000000', // no such tenant: a body that gets through changes nothing
   contactId: 'c1',
+  credentialId: '00000000-0000-4000-8000-000000000001',
   queueName: 'ingest',
   jobId: 'no-such-job',
   queueStatus: 'failed',

@@ -22,6 +22,11 @@ t.test("unknown credentials go to the one connector whose auth fields they have 
   t.equal(registry.forAuth({ access_token: 'pat-1', extra: '1' }), undefined, 'an extra field: no connector');
   t.equal(registry.forAuth({ access_token: 7 }), undefined, 'a wrong type: no connector');
   t.equal(registry.forAuth({ access_token: '' }), undefined, 'an empty token: no connector');
+  // Regression (issue 13): these reached the HTTP client and came back as a 503 with the token in it.
+  for (const token of ['pat-1\n', 'pat 1', 'pat-1\u0000', '\tpat-1', 'pat-é', 'x'.repeat(1025)]) {
+    t.equal(registry.forAuth({ access_token: token }), undefined, `a malformed token ${JSON.stringify(token.slice(0, 12))}: no connector`);
+  }
+  t.equal(registry.forAuth({ access_token: 'pat-na1-91d91373-8e94-4872-893c-e7d080224a56' })?.kind, 'hubspot', 'a private-app token');
   t.equal(registry.forAuth({ api_key: 'k' }), undefined, "another integration's fields: no connector");
 });
 
@@ -33,7 +38,7 @@ t.test("credentials that fit no connector are refused without a CRM call, and a 
   await eventually('the backfill completes', async () => (await h.sync({ auth: valid, meta: {} })).body.synchronization_checkpoint !== undefined);
   const calls = sim.control.stats().requests;
 
-  for (const auth of [{ ...valid, extra: '1' }, { access_token: ['pat-registry'] }, { token: 'pat-registry' }]) {
+  for (const auth of [{ ...valid, extra: '1' }, { access_token: ['pat-registry'] }, { token: 'pat-registry' }, { access_token: 'pat-registry\r\n' }, { access_token: ' pat-registry' }]) {
     const res = await h.sync({ auth, meta: {} });
     t.equal(res.statusCode, 401, `${JSON.stringify(auth)} is refused`);
   }

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
+import { sql } from 'drizzle-orm';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Contact } from '../src/mirror/contact.js';
 import { SyncResponseSchema } from '../src/sync/schema.js';
@@ -20,6 +21,7 @@ import {
   toJson,
   watchCrashes,
 } from './helpers/fuzz.js';
+import { startSim } from './helpers/ingest.js';
 import { syncRun } from './helpers/talkdesk.js';
 
 /**
@@ -362,6 +364,98 @@ t.test('POST /contact_sync answers every generated body with a 4xx JSON error or
   // Still serving: a full run of A after all that is exactly A's contacts.
   const run = await syncRun(f.h.sync, TENANTS.A.auth);
   t.same(run.contacts.map((c) => c.id).sort(), TENANTS.A.contacts.map((c) => c.id).sort(), 'the app still answers a full run correctly');
+});
+
+// Regression (issue 13): a valid token in another wrapping (an extra field) took over its
+// tenant, and a token with a line break or a control character reached the HTTP client and came
+// back as a 503 (retried by Talkdesk for ever) with the token in its message.
+t.test("auth variants of a valid HubSpot token are 4xx without a CRM call, and the token still syncs unverified", async (t) => {
+  const seed = fuzzSeed(t);
+  const crashes = watchCrashes(t);
+  const TOKEN = 'pat-na1-91d91373-8e94-4872-893c-e7d080224a56';
+  const VALID = { access_token: TOKEN };
+  const sim = await startSim(t, { portals: [{ portalId: 7401, tokens: [TOKEN] }] });
+  // ROLE=api: no workers, so every request the simulator sees is a verification.
+  const h = await buildTestApp(t, { CRM: 'hubspot', HUBSPOT_BASE_URL: sim.url });
+  const serverError = lastServerError(h.app);
+  const nextAddress = clientAddresses();
+  const post = async (url: string, payload: unknown) => {
+    const res = await h.app.inject({ method: 'POST', url, remoteAddress: nextAddress(), headers: { 'content-type': 'application/json' }, payload: toJson(payload) });
+    return { statusCode: res.statusCode, contentType: res.headers['content-type'], body: res.statusCode >= 500 ? `${res.body}\nserver side: ${serverError()}` : res.body };
+  };
+  const crmCalls = () => sim.control.stats().requests;
+
+  t.equal((await post('/auth_validation', { auth: VALID })).statusCode, 204, 'the valid token onboards');
+  const verified = crmCalls();
+  t.ok(verified >= 1, `with ${verified} CRM calls`);
+
+  // Characters no token has: control characters, line breaks, whitespace, non-ASCII.
+  const BREAKERS = ['\n', '\r', '\r\n', '\t', ' ', '\u0000', '\u0001', '\u001b', '\u007f', '\u0085', '\u00a0', '\u2028', '\u2029', '\ufeff', 'é', '😀', '\ud800'];
+  const broken = fc
+    .record({ at: fc.nat({ max: TOKEN.length }), how: fc.constantFrom('insert', 'replace', 'prefix', 'suffix'), char: fc.constantFrom(...BREAKERS) })
+    .map(({ at, how, char }) => ({
+      access_token:
+        how === 'prefix' ? char + TOKEN : how === 'suffix' ? TOKEN + char : TOKEN.slice(0, at) + char + TOKEN.slice(how === 'replace' ? at + 1 : at),
+    }));
+  const variant = fc
+    .oneof(
+      // extra fields beside a valid token
+      { weight: 3, arbitrary: extraFields.filter((e) => Object.keys(e).length > 0).map((extra) => ({ ...VALID, ...extra })) },
+      // the token of the wrong type
+      { weight: 2, arbitrary: hostileValue.filter((v) => typeof v !== 'string').map((v) => ({ access_token: v })) },
+      // control characters and line breaks in the token
+      { weight: 3, arbitrary: broken },
+      { weight: 1, arbitrary: nastyString.filter((x) => /[^\x21-\x7e]/.test(x)).map((x) => ({ access_token: `${TOKEN}${x}` })) },
+      // nested, wrapped or renamed
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom<unknown>(
+          { access_token: VALID },
+          { access_token: [TOKEN] },
+          { access_token: { value: TOKEN } },
+          { access_token: TOKEN, nested: VALID },
+          { auth: VALID },
+          [VALID],
+          TOKEN,
+          { access_token: `Bearer ${TOKEN}` },
+          { Access_Token: TOKEN },
+          { 'access_token ': TOKEN },
+          { accessToken: TOKEN },
+          { '': TOKEN },
+          { access_token: '' },
+          { access_token: 'x'.repeat(1_025) },
+        ),
+      },
+      { weight: 1, arbitrary: deepValue.map((v) => ({ access_token: v })) },
+      { weight: 1, arbitrary: hostileValue },
+    )
+    // Never the valid auth itself (sameJson would recurse through deepValue's thousands of levels).
+    .filter((auth) => !(auth !== null && typeof auth === 'object' && !Array.isArray(auth) && Object.keys(auth).length === 1 && (auth as Auth).access_token === TOKEN));
+
+  const statuses = new Map<string, number>();
+  await assertProperty(
+    t,
+    'auth variants of a valid token',
+    fc.asyncProperty(variant, fc.constantFrom(h.config.SYNC_PATH, '/auth_validation'), async (auth, url) => {
+      const before = crmCalls();
+      const res = await post(url, url === '/auth_validation' ? { auth } : { auth, meta: {} });
+      const key = `${url} ${res.statusCode} ${errorCode(res.body)}`;
+      statuses.set(key, (statuses.get(key) ?? 0) + 1);
+      const problem = errorShapeProblem(res.statusCode, res.contentType, res.body);
+      if (problem) throw new Error(problem);
+      if (crmCalls() !== before) throw new Error(`the CRM was called (${crmCalls() - before} requests)`);
+      if (res.body.includes(TOKEN)) throw new Error(`the answer repeats the token: ${res.body.slice(0, 300)}`);
+    }),
+    { seed, numRuns: 500 },
+  );
+  t.comment(`answers: ${[...statuses].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+  t.same(crashes(), [], 'no unhandled rejection, no uncaught exception');
+
+  const after = await post(h.config.SYNC_PATH, { auth: VALID, meta: {} });
+  t.equal(after.statusCode, 200, 'the valid token still syncs');
+  t.equal(crmCalls(), verified, 'and nothing since its onboarding made a CRM call: it was not verified again');
+  const tenants = (await h.database.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM tenants`)).rows[0]!.n;
+  t.equal(tenants, 1, 'no variant made a tenant');
 });
 
 function errorCode(body: string): string {

@@ -65,3 +65,36 @@ t.test('the limiter keeps any rolling window under its budget', async (t) => {
   limiter.pause('k2', now + 5000);
   t.equal(limiter.tryAcquire('k2', windows), 5000, 'a pause after a 429 holds the key');
 });
+
+t.test('a request that must fit several budgets spends all or none, and a deadline refuses long waits at once', async (t) => {
+  let now = 1_000_000;
+  const limiter = new RollingWindowLimiter(() => now);
+  const account = { key: 'account', windows: [{ limit: 5, ms: 10_000 }] };
+  const cap = { key: 'cap', windows: [{ limit: 2, ms: 10_000 }] };
+  await limiter.acquireAll([account, cap]);
+  await limiter.acquireAll([account, cap]);
+  const refused = await limiter.acquireAll([account, cap], now + 5_000).catch((e: unknown) => e);
+  t.type(refused, CrmRateLimitedError, 'the cap is spent: a wait past the deadline is refused at once');
+  t.equal((refused as CrmRateLimitedError).retryAfterMs, 10_001, 'with how long to wait');
+  t.equal(limiter.tryAcquire('account', account.windows), 0, 'the refused request spent nothing of the account');
+  t.equal(limiter.tryAcquire('account', account.windows), 0);
+  t.equal(limiter.tryAcquire('account', account.windows), 0);
+  t.ok(limiter.tryAcquire('account', account.windows) > 0, 'which had exactly its five');
+
+  limiter.pause('token', now + 3_000);
+  const paused = await limiter.acquireAll([{ key: 'token', windows: account.windows }], now + 1_000).catch((e: unknown) => e);
+  t.equal((paused as CrmRateLimitedError).retryAfterMs, 3_000, 'a pause longer than the deadline is refused at once');
+  now += 3_000;
+  await limiter.acquireAll([{ key: 'token', windows: account.windows }], now + 1_000);
+  t.pass('and passes once it is over');
+
+  // Keys for tokens come and go: after a window with no request they are forgotten.
+  for (let i = 0; i < 5_000; i++) limiter.tryAcquire(`token-${i}`, [{ limit: 1, ms: 1_000 }]);
+  now += 20_000;
+  limiter.tryAcquire('late', [{ limit: 1, ms: 1_000 }]);
+  // The sweep runs when the keys have doubled since the last one (amortized), so add as many again.
+  for (let i = 0; i < 5_000; i++) limiter.tryAcquire(`again-${i}`, [{ limit: 1, ms: 1_000 }]);
+  const { history } = limiter as unknown as { history: Map<string, number[]> };
+  t.notOk(history.has('token-0'), 'keys with no request in any window were forgotten');
+  t.ok(history.size <= 5_002, `only recent ones are kept (${history.size})`);
+});

@@ -68,6 +68,38 @@ t.test('account details and authentication', async (t) => {
   t.equal(err.body.category, 'INVALID_AUTHENTICATION');
 });
 
+t.test('the simulator answers 403 MISSING_SCOPES on every contacts endpoint to a token without the scope', async (t) => {
+  const { basePath, control } = await startSim(t, { portals: [{ portalId: 7302, tokens: ['all-scopes'], scopedTokens: [{ token: 'low', scopes: ['tickets'] }], contacts: 2 }] });
+  const get = (path: string, token: string, init: RequestInit = {}) =>
+    fetch(`${basePath}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers } });
+
+  t.equal((await get('/account-info/v3/details', 'low')).status, 200, 'account details: any token of the portal');
+  const id = control.liveContacts({ portalId: 7302 })[0]!.id;
+  for (const [path, init] of [
+    ['/crm/v3/objects/contacts?limit=1', {}],
+    ['/crm/v3/objects/contacts/search', { method: 'POST', body: JSON.stringify({ limit: 1 }) }],
+    [`/crm/v3/objects/contacts/${id}`, {}],
+    ['/crm/v3/objects/contacts', { method: 'POST', body: JSON.stringify({ properties: { firstname: 'X' } }) }],
+  ] as const) {
+    const res = await get(path, 'low', init);
+    const body = (await res.json()) as { category?: string; errors?: Array<{ context?: { requiredGranularScopes?: string[] } }> };
+    t.equal(res.status, 403, `${init.method ?? 'GET'} ${path}`);
+    t.equal(body.category, 'MISSING_SCOPES');
+    t.match(body.errors?.[0]?.context?.requiredGranularScopes?.[0], /^crm\.objects\.contacts\.(read|write)$/);
+  }
+  t.equal((await get('/crm/v3/objects/contacts?limit=1', 'all-scopes')).status, 200, 'a token with every scope reads them');
+
+  control.addToken('added-low', { portalId: 7302, scopes: ['crm.objects.contacts.write'] });
+  t.equal((await get('/crm/v3/objects/contacts?limit=1', 'added-low')).status, 403, 'tokens added at run time can be limited too');
+  t.same(control.tokenScopes('added-low'), ['crm.objects.contacts.write']);
+  const overHttp = await fetch(`${basePath}/__sim/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'http-low', portalId: 7302, scopes: ['tickets'] }) });
+  t.equal(overHttp.status, 200);
+  t.equal((await get('/crm/v3/objects/contacts?limit=1', 'http-low')).status, 403, 'and over /__sim/tokens');
+  const listed = (await (await fetch(`${basePath}/__sim/portals`)).json()) as Array<{ scopedTokens: Array<{ token: string }> }>;
+  t.same(listed[0]!.scopedTokens.map((s) => s.token).sort(), ['added-low', 'http-low', 'low']);
+  t.same(control.stats().portals['7302']!.byEndpoint['contacts.list'], { 200: 1, 403: 3 });
+});
+
 t.test('the list endpoint pages every live contact exactly once, in id order', async (t) => {
   const { client, control } = await startSim(t, { portals: [{ portalId: 1, tokens: [TOKEN], contacts: 1234 }], rateLimits: { tenSecondly: 1000 } });
   const archivedIds = control.liveContacts().filter((_, i) => i % 37 === 5).map((c) => c.id);
@@ -369,6 +401,14 @@ t.test('fault injection', async (t) => {
   control.failNext({ count: 1, portalId: 999 });
   t.ok(await client().crm.contacts.basicApi.getPage(10), 'a fault for another portal does not apply');
   control.resetFaults();
+
+  // `skip` aims a fault past the first matching requests (an onboarding verification's contact read).
+  control.failNext({ count: 1, skip: 2, status: 502, endpoint: 'contacts.list' });
+  control.failNext({ count: 1, status: 504, endpoint: 'contacts.list' });
+  t.equal((await failure(client().crm.contacts.basicApi.getPage(10))).code, 504, 'a skipping fault lets the request on to the next one');
+  t.ok(await client().crm.contacts.basicApi.getPage(10), 'the second is let through');
+  t.equal((await failure(client().crm.contacts.basicApi.getPage(10))).code, 502, 'the third gets it');
+  t.same(control.faults().queued, [], 'and it is used up');
 
   control.rateLimitNext({ count: 1, retryAfterSeconds: 7 });
   control.rateLimitNext({ count: 1 });

@@ -2,11 +2,12 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { eq, sql } from 'drizzle-orm';
 import t from 'tap';
-import { tenants } from '../src/db/schema.js';
+import { credentials, tenants } from '../src/db/schema.js';
 import { createLogger } from '../src/logging.js';
 import { CursorCodec } from '../src/sync/cursor.js';
 import { authDigest } from '../src/tenants/auth-digest.js';
 import { decryptCredentials } from '../src/tenants/credential-cipher.js';
+import { bindingOf } from '../src/tenants/credentials.js';
 import { deriveKeys } from '../src/tenants/keys.js';
 import { adminHeaders } from './helpers/app.js';
 import { freshDatabase } from './helpers/database.js';
@@ -55,7 +56,9 @@ t.test('BRIDGE_SECRET rotation: nothing made under the old secret stops working,
     DELETION_RESYNC_SECONDS: '0',
   };
   const db = database.db;
-  const row = async (id: string) => (await db.select().from(tenants).where(eq(tenants.id, id)))[0]!;
+  // Each tenant here has one credential: its row holds the digest and the ciphertext.
+  const row = async (id: string) => (await db.select().from(credentials).where(eq(credentials.tenantId, id)))[0]!;
+  const bindingOfTenant = async (id: string) => bindingOf((await db.select().from(tenants).where(eq(tenants.id, id)))[0]!);
   const nameOf = async (tenantId: string, id: string) =>
     (await db.execute<{ name: string }>(sql`SELECT name FROM contacts WHERE tenant_id = ${tenantId} AND id = ${id}`)).rows[0]?.name;
 
@@ -83,7 +86,7 @@ t.test('BRIDGE_SECRET rotation: nothing made under the old secret stops working,
 
   // Before Talkdesk calls at all, the workers open A's ciphertext and ingest the edit.
   await eventually('the workers ingest under the new configuration', async () => (await nameOf(hubspotId!, edited.id))?.startsWith('Rotated') ?? false);
-  t.equal((await row(hubspotId!)).credentials, beforeHubspot.credentials, 'the workers read the credentials as they were under A');
+  t.equal((await row(hubspotId!)).secret, beforeHubspot.secret, 'the workers read the credentials as they were under A');
 
   const incremental = await syncRun(ab.sync, HUBSPOT, hubspotRun.checkpoint);
   t.same(incremental.contacts.map((c) => c.id), [edited.id], "Talkdesk's checkpoint from before the rotation still works, and the tenant authenticates");
@@ -93,22 +96,22 @@ t.test('BRIDGE_SECRET rotation: nothing made under the old secret stops working,
   t.throws(() => new CursorCodec(deriveKeys(SECRET_A).cursorTokens).decodeCheckpoint(hubspotId!, incremental.checkpoint!), { code: 'INVALID_CHECKPOINT' });
 
   const afterUse = await row(hubspotId!);
-  t.not(afterUse.credentials, beforeHubspot.credentials, 'first use rewrote the ciphertext');
-  t.notSame(afterUse.authDigest, beforeHubspot.authDigest, 'and the digest');
-  t.same(afterUse.authDigest, authDigest(underB.authDigest, HUBSPOT), 'the digest is under B');
-  t.same(decryptCredentials(underB, afterUse.credentials), HUBSPOT, 'the credentials open with B alone');
-  t.equal((await row(pushedId)).credentials, beforePushed.credentials, 'a tenant not used yet is still under A');
+  t.not(afterUse.secret, beforeHubspot.secret, 'first use rewrote the ciphertext');
+  t.notSame(afterUse.digest, beforeHubspot.digest, 'and the digest');
+  t.same(afterUse.digest, authDigest(underB.authDigest, HUBSPOT), 'the digest is under B');
+  t.same(decryptCredentials(underB, afterUse.secret, await bindingOfTenant(hubspotId!)), HUBSPOT, 'the credentials open with B alone');
+  t.equal((await row(pushedId)).secret, beforePushed.secret, 'a credential not used yet is still under A');
 
   // The operator's one-shot rewrite takes the rest, and says when nothing is left.
   const cliEnv = { DATABASE_URL: database.url, BRIDGE_SECRET: SECRET_B, BRIDGE_SECRET_PREVIOUS: SECRET_A };
   const pending = await runRotateCli(cliEnv, ['--check']);
-  t.match(pending, { code: 1, report: { tenants: 2, current: 1, pending: 1, rewritten: 0, unreadable: [], complete: false } }, '--check: one tenant left');
-  t.equal((await row(pushedId)).credentials, beforePushed.credentials, '--check writes nothing');
+  t.match(pending, { code: 1, report: { credentials: 2, current: 1, pending: 1, rewritten: 0, unreadable: [], complete: false } }, '--check: one credential left');
+  t.equal((await row(pushedId)).secret, beforePushed.secret, '--check writes nothing');
   t.match(await runRotateCli(cliEnv), { code: 0, report: { rewritten: 1, pending: 0, complete: true } });
-  t.match(await runRotateCli(cliEnv, ['--check']), { code: 0, report: { tenants: 2, current: 2, pending: 0, complete: true } }, 'rotation complete');
+  t.match(await runRotateCli(cliEnv, ['--check']), { code: 0, report: { credentials: 2, current: 2, pending: 0, complete: true } }, 'rotation complete');
   const pushedAfter = await row(pushedId);
-  t.same(pushedAfter.authDigest, authDigest(underB.authDigest, PUSHED));
-  t.same(decryptCredentials(underB, pushedAfter.credentials), PUSHED);
+  t.same(pushedAfter.digest, authDigest(underB.authDigest, PUSHED));
+  t.same(decryptCredentials(underB, pushedAfter.secret, await bindingOfTenant(pushedId)), PUSHED);
   const pushedIncremental = await syncRun(ab.sync, PUSHED, pushedRun.checkpoint);
   t.same(pushedIncremental.contacts, [], 'the pushed tenant authenticates and its old checkpoint works');
   await ab.close();

@@ -122,12 +122,14 @@ t.test('SIGTERM in the middle of a Talkdesk sync run loses nothing', async (t) =
 t.test('a worker-only process serves its metrics and probes, and nothing else', async (t) => {
   const database = await freshDatabase(t);
   const port = 20000 + Math.floor(Math.random() * 20000);
+  const metricsPort = port + 1;
   const child = run({
     DATABASE_URL: database.url,
     REDIS_URL: await testRedisUrl(),
     BRIDGE_SECRET: 'process-test-secret-process-test-secret',
     PORT: String(port),
     HOST: '127.0.0.1',
+    METRICS_PORT: String(metricsPort),
     ROLE: 'worker',
     QUEUE_PREFIX: `cbworker${port}`,
     LOG_LEVEL: 'warn',
@@ -136,7 +138,9 @@ t.test('a worker-only process serves its metrics and probes, and nothing else', 
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   await eventually('the worker answers', async () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), 30_000);
-  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  // Without METRICS_TOKEN the metrics are on the internal port (127.0.0.1 by default), not on PORT.
+  t.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404, 'not on PORT without METRICS_TOKEN');
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   t.match(metrics, /bridge_ingest_contacts_total/);
   t.match(await (await fetch(`http://127.0.0.1:${port}/readyz`)).json(), { status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
   t.equal((await fetch(`http://127.0.0.1:${port}/contact_sync`, { method: 'POST' })).status, 404, 'no API');

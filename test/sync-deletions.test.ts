@@ -15,7 +15,7 @@ async function seeded(t: Test, env: Record<string, string> = {}) {
 }
 
 const windowPassed = (h: TestApp, tenant: string) =>
-  h.database.db.execute(sql`UPDATE tenants SET last_deletion_resync_at = now() - interval '2 hours' WHERE id = ${tenant}`);
+  h.database.db.execute(sql`UPDATE credentials SET last_deletion_resync_at = now() - interval '2 hours' WHERE tenant_id = ${tenant}`);
 
 t.test('a deletion makes the next incremental run withhold its checkpoint, and the full run after it settles', async (t) => {
   const { h, auth, tenant } = await seeded(t);
@@ -36,7 +36,7 @@ t.test('a deletion makes the next incremental run withhold its checkpoint, and t
   t.same(settled.contacts, []);
   t.equal(settled.checkpoint, next.checkpoint, 'no loop: the deletion was reflected by the full run');
   const { rows } = await h.database.db.execute<{ at: string | null }>(
-    sql`SELECT last_deletion_resync_at::text AS at FROM tenants WHERE id = ${tenant}`,
+    sql`SELECT last_deletion_resync_at::text AS at FROM credentials WHERE tenant_id = ${tenant}`,
   );
   t.ok(rows[0]!.at, 'when the deletion resync happened is recorded');
 });

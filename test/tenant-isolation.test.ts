@@ -71,6 +71,8 @@ async function fixture(t: Test): Promise<Fixture> {
       const jobs = await queue.getJobs(['waiting', 'delayed', 'active', 'failed', 'completed', 'paused']);
       return {
         tenant: await rows(sql`SELECT to_jsonb(t) AS row FROM tenants t WHERE id = ${idB}`),
+        // When B's own syncs last used its credential is B's doing, not A's.
+        credentials: await rows(sql`SELECT to_jsonb(c) - 'last_used_at' AS row FROM credentials c WHERE tenant_id = ${idB}`),
         contacts: await rows(sql`SELECT to_jsonb(c) AS row FROM contacts c WHERE tenant_id = ${idB} ORDER BY id`),
         ingest: await rows(sql`SELECT to_jsonb(s) AS row FROM ingest_state s WHERE tenant_id = ${idB}`),
         jobs: jobs.filter((j) => j.data.tenantId === idB).map((j) => ({ id: j.id, name: j.name, data: j.data })),
@@ -117,6 +119,10 @@ const tenantScopedCases: Record<string, Case> = {
   'POST /admin/tenants/:id/pause': async ({ h, idA }, t) => {
     t.equal((await admin(h, 'POST', `/admin/tenants/${idA}/pause`)).json().status, 'paused');
   },
+  'POST /admin/tenants/:id/approve': async ({ h, idA }, t) => {
+    const before = (await admin(h, 'GET', `/admin/tenants/${idA}`)).json().status;
+    t.equal((await admin(h, 'POST', `/admin/tenants/${idA}/approve`)).json().status, before, 'not awaiting approval: left as it is');
+  },
   'POST /admin/tenants/:id/resume': async ({ h, idA }, t) => {
     t.equal((await admin(h, 'POST', `/admin/tenants/${idA}/resume`)).json().status, 'active');
   },
@@ -135,6 +141,13 @@ const tenantScopedCases: Record<string, Case> = {
   'DELETE /admin/tenants/:id/contacts/:contactId': async ({ h, idA }, t) => {
     t.equal((await admin(h, 'DELETE', `/admin/tenants/${idA}/contacts/bravo-contact-3`)).statusCode, 404, 'A has no such contact');
     t.equal((await admin(h, 'DELETE', `/admin/tenants/${idA}/contacts/shared-contact-id`)).statusCode, 204, "A's copy of a shared id");
+  },
+  'DELETE /admin/tenants/:id/credentials/:credentialId': async ({ h, idA, idB }, t) => {
+    const credentialOf = async (id: string) =>
+      (await h.database.db.execute<{ id: string }>(sql`SELECT id FROM credentials WHERE tenant_id = ${id}`)).rows[0]!.id;
+    const ofB = await credentialOf(idB);
+    t.equal((await admin(h, 'DELETE', `/admin/tenants/${idA}/credentials/${ofB}`)).statusCode, 404, "B's credential is not A's to revoke");
+    t.equal((await admin(h, 'DELETE', `/admin/tenants/${idA}/credentials/${await credentialOf(idA)}`)).statusCode, 204, "A's own");
   },
   'DELETE /admin/tenants/:id': async ({ h, idA }, t) => {
     t.equal((await admin(h, 'DELETE', `/admin/tenants/${idA}`)).statusCode, 204);
@@ -163,6 +176,7 @@ t.test('every route is covered by an isolation case', async (t) => {
 t.test('without the admin token no admin route answers or changes anything', async (t) => {
   const { h, idB, snapshotB, leaksB } = await fixture(t);
   const jobB = `bravo-job-${idB}`;
+  const credentialB = (await h.database.db.execute<{ id: string }>(sql`SELECT id FROM credentials WHERE tenant_id = ${idB}`)).rows[0]!.id;
   const before = await snapshotB();
   const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   const refusals: Array<[string, Record<string, string>]> = [
@@ -180,6 +194,7 @@ t.test('without the admin token no admin route answers or changes anything', asy
     const url = fillPath(route.url, {
       id: idB,
       contactId: 'bravo-contact-1',
+      credentialId: credentialB,
       queueName: 'ingest',
       jobId: jobB,
       queueStatus: 'delayed',

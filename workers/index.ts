@@ -12,7 +12,17 @@ import { IngestScheduler } from '../src/ingest/scheduler.js';
 import { processTick } from './tick.js';
 
 export interface WorkerDeps {
-  config: Pick<Config, 'REDIS_URL' | 'QUEUE_PREFIX' | 'WORKER_CONCURRENCY' | 'SYNC_INTERVAL_SECONDS' | 'DELETE_RECONCILE_SECONDS' | 'INGEST_LOCK_SECONDS'>;
+  config: Pick<
+    Config,
+    | 'REDIS_URL'
+    | 'QUEUE_PREFIX'
+    | 'WORKER_CONCURRENCY'
+    | 'SYNC_INTERVAL_SECONDS'
+    | 'DELETE_RECONCILE_SECONDS'
+    | 'INGEST_LOCK_SECONDS'
+    | 'MAX_CONTACTS_PER_TENANT'
+    | 'MAX_CONCURRENT_BACKFILLS'
+  >;
   db: Db;
   pool: pg.Pool;
   keys: BridgeKeys;
@@ -67,6 +77,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         closing: () => closing,
         metrics: deps.metrics,
         now: deps.now,
+        maxContacts: config.MAX_CONTACTS_PER_TENANT,
+        backfillSlots: config.MAX_CONCURRENT_BACKFILLS,
       });
     },
     {

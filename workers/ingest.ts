@@ -7,9 +7,10 @@ import type { Connector, ConnectorPage } from '../src/crm/connector.js';
 import type { ConnectorRegistry } from '../src/crm/registry.js';
 import { CrmRateLimitedError, CrmUnauthorizedError } from '../src/crm/errors.js';
 import { writeContacts, type WriteCounts } from '../src/mirror/writer.js';
-import { decryptCredentials } from '../src/tenants/credential-cipher.js';
+import { workingCredentials } from '../src/tenants/credentials.js';
 import { ensureIngestState, recordRun, saveCursor, type CursorName } from '../src/tenants/ingest-state.js';
-import { completeBackfill, credentialsFailed, isIngesting, whyNotIngesting } from '../src/tenants/lifecycle.js';
+import { completeBackfill, credentialFailed, isIngesting, overQuota, whyNotIngesting } from '../src/tenants/lifecycle.js';
+import { liveContacts } from '../src/tenants/figures.js';
 import type { BridgeKeys } from '../src/tenants/keys.js';
 import type { Metrics } from '../src/metrics/registry.js';
 import { finishResync, rememberSeen } from '../src/tenants/resync.js';
@@ -29,10 +30,16 @@ export interface IngestDeps {
   closing: () => boolean;
   now?: () => number;
   metrics?: Metrics;
+  /** MAX_CONTACTS_PER_TENANT: a tenant past this many live contacts is paused (0: no quota). */
+  maxContacts?: number;
+  /** MAX_CONCURRENT_BACKFILLS: backfills running at once across every process. */
+  backfillSlots?: number;
 }
 
 /** Advisory-lock namespace of ingest jobs (the first key of pg_try_advisory_lock(int, int)). */
 export const INGEST_LOCK = 0x1c6e;
+/** Advisory-lock namespace of backfill slots: slot i is pg_try_advisory_lock(BACKFILL_SLOT_LOCK, i). */
+export const BACKFILL_SLOT_LOCK = 0x1c6f;
 const BUSY_RETRY_MS = 5_000;
 // A job moved back to delayed must not be picked up again before this processing has ended:
 // the same job id active twice in one worker confuses BullMQ's lock renewal (the lock of the
@@ -61,6 +68,8 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
 
   const lock = await deps.pool.connect();
   let locked = false;
+  // The credential the pass reads the CRM with: the tenant's newest that works.
+  const used: { credentialId?: string } = {};
   try {
     const res = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [INGEST_LOCK, tenantId]);
     locked = res.rows[0]!.ok;
@@ -69,7 +78,7 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
       await job.moveToDelayed(delayUntil(BUSY_RETRY_MS), token);
       throw new DelayedError();
     }
-    await runPass(job, token, deps, connector, tenant, kind, result);
+    await runPass(job, token, deps, connector, tenant, kind, result, used, lock);
     await recordRun(deps.db, tenantId, { success: true, reconciled: kind === 'reconcile' });
     return result;
   } catch (err) {
@@ -81,15 +90,21 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
       await job.moveToDelayed(delayUntil(err.retryAfterMs), token);
       throw new DelayedError();
     }
-    if (err instanceof CrmUnauthorizedError) {
-      // Retrying cannot fix refused credentials: stop scheduling, keep the mirror.
-      await credentialsFailed(deps.db, deps.control, tenantId, err.message);
+    if (err instanceof CrmUnauthorizedError || err instanceof NoWorkingCredentialError) {
+      // Retrying cannot fix a refused credential: it is set aside and the next attempt uses the
+      // tenant's next working one; with none left, scheduling stops and the mirror stays.
+      const working = await credentialFailed(deps.db, deps.control, tenantId, used.credentialId, err.message);
+      if (working > 0) {
+        await recordRun(deps.db, tenantId, { error: `a credential was refused (${working} still working): ${err.message}` }).catch(() => {});
+        throw new Error(`credential refused; ${working} other credential(s) to try`, { cause: err });
+      }
       throw new UnrecoverableError(err.message);
     }
     await recordRun(deps.db, tenantId, { error: (err as Error).message }).catch(() => {});
     throw err;
   } finally {
-    if (locked) await lock.query('SELECT pg_advisory_unlock($1, hashtext($2))', [INGEST_LOCK, tenantId]).catch(() => {});
+    // The tenant's lock, and the backfill slot if the pass took one: every lock of this session.
+    if (locked) await lock.query('SELECT pg_advisory_unlock_all()').catch(() => {});
     lock.release();
   }
 }
@@ -102,16 +117,29 @@ async function runPass(
   tenant: Tenant,
   kind: IngestKind,
   result: IngestResult,
+  used: { credentialId?: string },
+  session: pg.PoolClient,
 ): Promise<void> {
   const now = deps.now ?? Date.now;
   const state = await ensureIngestState(deps.db, tenant.id);
   const cursors = state.sourceCursor as Partial<Record<CursorName, unknown>>;
-  const account = { accountId: tenant.crmAccountId ?? '', auth: decryptCredentials(deps.keys, tenant.credentials) };
+  const [newest] = await workingCredentials(deps.db, deps.keys, tenant);
+  if (!newest) throw new NoWorkingCredentialError('no working credential left for this tenant');
+  used.credentialId = newest.credential.id;
+  const account = { accountId: tenant.crmAccountId ?? '', auth: newest.auth };
 
   // A tenant without a complete backfill, or with a resync requested, needs a backfill first.
   const resync = cursors.resync !== undefined && tenant.backfillCompletedAt !== null;
   const passKind: IngestKind = tenant.backfillCompletedAt === null || resync ? 'backfill' : kind;
   const cursorName: CursorName = passKind === 'backfill' ? 'backfill' : passKind === 'incremental' ? 'changes' : 'deletions';
+  // A backfill reads a whole CRM account: only MAX_CONCURRENT_BACKFILLS run at once, across
+  // every process (a slot is a session advisory lock on the job's own connection, released with it).
+  if (passKind === 'backfill' && !(await takeBackfillSlot(session, deps.backfillSlots ?? 4))) {
+    await job.moveToDelayed(delayUntil(BUSY_RETRY_MS), token);
+    throw new DelayedError();
+  }
+  const quota = deps.maxContacts ?? 0;
+  let live = quota > 0 ? await liveContacts(deps.db, tenant.id) : 0;
   let pages: AsyncIterable<ConnectorPage>;
   if (passKind === 'backfill') {
     // Changes made while the backfill runs are picked up by the first incremental pass,
@@ -150,6 +178,11 @@ async function runPass(
       result.unchanged += counts.unchanged;
       result.deleted += counts.deleted;
       await job.updateProgress({ pages: result.pages, contacts: result.inserted + result.updated + result.unchanged + result.deleted });
+      live += counts.inserted - counts.deleted;
+      if (quota > 0 && live > quota) {
+        await overQuota(deps.db, deps.control, tenant.id, `over its contact quota: ${live} live contacts, MAX_CONTACTS_PER_TENANT=${quota}`);
+        return;
+      }
       // Paused, deleted or refused while the pass ran: stop here; the cursor is committed.
       if (!isIngesting(await getTenant(deps.db, tenant.id))) return;
       if (deps.closing()) {
@@ -173,4 +206,18 @@ async function runPass(
   } else if (passKind === 'reconcile') {
     await saveCursor(deps.db, tenant.id, 'deletions', undefined);
   }
+}
+
+/** Takes one of the backfill slots on this session, or none when all are taken. */
+async function takeBackfillSlot(session: pg.PoolClient, slots: number): Promise<boolean> {
+  for (let slot = 0; slot < slots; slot++) {
+    const { rows } = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [BACKFILL_SLOT_LOCK, slot]);
+    if (rows[0]!.ok) return true;
+  }
+  return false;
+}
+
+/** The tenant has no credential that works (all refused or revoked). */
+class NoWorkingCredentialError extends Error {
+  override name = 'NoWorkingCredentialError';
 }

@@ -63,7 +63,7 @@ export async function waitForCatchUp(db: Db, sim: SimControl, tenants: Map<numbe
 }
 
 /**
- * Waits until every tenant may have a deletion-driven full resync again (DELETION_RESYNC_SECONDS
+ * Waits until every Talkdesk copy (credential) may have a deletion-driven full resync again (DELETION_RESYNC_SECONDS
  * since its last one), so the final incremental run applies the deletion rule rather than
  * deferring it.
  */
@@ -71,7 +71,7 @@ export async function waitForDeletionWindow(db: Db, windowSeconds: number, timeo
   const until = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await db.execute<{ waiting: string }>(sql`
-      SELECT count(*) AS waiting FROM tenants
+      SELECT count(*) AS waiting FROM credentials
       WHERE last_deletion_resync_at > now() - make_interval(secs => ${windowSeconds})`);
     if (rows[0]!.waiting === '0') return;
     if (Date.now() > until) throw new Error('the deletion resync window never passed');

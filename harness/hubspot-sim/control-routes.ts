@@ -15,6 +15,12 @@ export function registerControlRoutes(app: FastifyInstance, control: SimControl)
     control.portalIds.map((portalId) => ({
       portalId,
       tokens: control.tokens({ portalId }),
+      scopedTokens: control
+        .tokens({ portalId })
+        .flatMap((token) => {
+          const scopes = control.tokenScopes(token);
+          return scopes ? [{ token, scopes }] : [];
+        }),
       rateLimits: control.rateLimits({ portalId }),
       ...control.counts({ portalId }),
     })),
@@ -48,12 +54,14 @@ export function registerControlRoutes(app: FastifyInstance, control: SimControl)
   app.post('/__sim/faults/fail', async (request) => {
     const b = body(request.body);
     const status = num(b, 'status');
-    control.failNext({ ...scope(b), count: requiredNum(b, 'count'), ...(status === undefined ? {} : { status }) });
+    const skip = num(b, 'skip');
+    control.failNext({ ...scope(b), count: requiredNum(b, 'count'), ...(status === undefined ? {} : { status }), ...(skip === undefined ? {} : { skip }) });
     return control.faults();
   });
   app.post('/__sim/faults/rate-limit', async (request) => {
     const b = body(request.body);
     const retryAfterSeconds = num(b, 'retryAfterSeconds');
+    const skip = num(b, 'skip');
     const policy = b.policy;
     if (policy !== undefined && policy !== 'TEN_SECONDLY_ROLLING' && policy !== 'SECONDLY' && policy !== 'DAILY') {
       throw validationError('policy must be TEN_SECONDLY_ROLLING, SECONDLY or DAILY');
@@ -63,6 +71,7 @@ export function registerControlRoutes(app: FastifyInstance, control: SimControl)
       count: requiredNum(b, 'count'),
       ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
       ...(policy === undefined ? {} : { policy: policy as RateLimitPolicy }),
+      ...(skip === undefined ? {} : { skip }),
     });
     return control.faults();
   });
@@ -78,7 +87,10 @@ export function registerControlRoutes(app: FastifyInstance, control: SimControl)
 
   app.post('/__sim/tokens', async (request) => {
     const b = body(request.body);
-    control.addToken(requiredString(b, 'token'), portalRef(b));
+    if (b.scopes !== undefined && !(Array.isArray(b.scopes) && b.scopes.every((s) => typeof s === 'string' && s !== ''))) {
+      throw validationError('scopes must be an array of scope names');
+    }
+    control.addToken(requiredString(b, 'token'), { ...portalRef(b), ...(b.scopes === undefined ? {} : { scopes: b.scopes as string[] }) });
     return { tokens: control.tokens(portalRef(b)) };
   });
   app.post('/__sim/tokens/revoke', async (request) => {

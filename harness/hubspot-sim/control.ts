@@ -148,8 +148,9 @@ export class SimControl {
 
   // --- tokens -----------------------------------------------------------------------------
 
-  addToken(token: string, opts: PortalRef = {}): void {
-    this.registry.addToken(this.portal(opts).id, token);
+  /** A token of the portal: with every scope, or only `scopes` (see PortalOptions.scopedTokens). */
+  addToken(token: string, opts: PortalRef & { scopes?: string[] } = {}): void {
+    this.registry.addToken(this.portal(opts).id, token, opts.scopes);
   }
 
   revokeToken(token: string): boolean {
@@ -158,6 +159,12 @@ export class SimControl {
 
   tokens(opts: PortalRef = {}): string[] {
     return this.registry.tokensOf(this.portal(opts).id);
+  }
+
+  /** The scopes a token was granted; undefined when it has every scope. */
+  tokenScopes(token: string): string[] | undefined {
+    const scopes = this.registry.scopesOf(token);
+    return scopes && [...scopes];
   }
 
   // --- faults -----------------------------------------------------------------------------

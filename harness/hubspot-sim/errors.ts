@@ -13,6 +13,8 @@ export interface HubSpotErrorBody {
   policyName?: string;
   groupName?: string;
   context?: Record<string, string[]>;
+  errors?: Array<{ message: string; context?: Record<string, string[]> }>;
+  links?: Record<string, string>;
 }
 
 /** An error a handler throws; the server turns it into HubSpot's body with the request's correlation id. */
@@ -71,6 +73,19 @@ export function authenticationError(correlationId: string): HubSpotErrorBody {
       'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
     correlationId,
     category: 'INVALID_AUTHENTICATION',
+  };
+}
+
+/** What HubSpot answers (403) a token of the portal that was not granted the scope a call needs. */
+export function missingScopesError(correlationId: string, requiredScope: string): HubSpotErrorBody {
+  return {
+    status: 'error',
+    message:
+      "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+    correlationId,
+    errors: [{ message: 'One or more of the following scopes are required.', context: { requiredGranularScopes: [requiredScope] } }],
+    links: { scopes: 'https://developers.hubspot.com/scopes' },
+    category: 'MISSING_SCOPES',
   };
 }
 

@@ -22,14 +22,21 @@ export interface FaultScope {
   endpoint?: EndpointName;
 }
 
-export interface FailNext extends FaultScope {
+export interface FaultCount {
   count: number;
+  /**
+   * Matching requests to let through before the fault applies (0 by default): aims a fault past
+   * calls a test does not mean it for, such as an onboarding verification's contact read.
+   */
+  skip?: number;
+}
+
+export interface FailNext extends FaultScope, FaultCount {
   /** 500 by default. */
   status?: number;
 }
 
-export interface RateLimitNext extends FaultScope {
-  count: number;
+export interface RateLimitNext extends FaultScope, FaultCount {
   /** Sent as Retry-After (seconds) when given; HubSpot's own 429s usually carry none. */
   retryAfterSeconds?: number;
   /** TEN_SECONDLY_ROLLING by default; SECONDLY is the search limit's. */
@@ -46,6 +53,7 @@ export type InjectedFault =
 
 interface Queued {
   scope: FaultScope;
+  skip: number;
   remaining: number;
   fault: InjectedFault;
 }
@@ -66,18 +74,18 @@ export class FaultBook {
   private queue: Queued[] = [];
   private delays: Delay[] = [];
 
-  failNext({ count, status = 500, ...scope }: FailNext): void {
+  failNext({ count, skip = 0, status = 500, ...scope }: FailNext): void {
     if (!Number.isInteger(status) || status < 400 || status > 599) throw new RangeError(`status must be 400..599; got ${status}`);
-    this.push(scope, count, { kind: 'fail', status });
+    this.push(scope, count, skip, { kind: 'fail', status });
   }
 
-  rateLimitNext({ count, retryAfterSeconds, policy = 'TEN_SECONDLY_ROLLING', ...scope }: RateLimitNext): void {
+  rateLimitNext({ count, skip = 0, retryAfterSeconds, policy = 'TEN_SECONDLY_ROLLING', ...scope }: RateLimitNext): void {
     if (retryAfterSeconds !== undefined && !(Number.isInteger(retryAfterSeconds) && retryAfterSeconds >= 0)) {
       throw new RangeError(`retryAfterSeconds must be a whole number of seconds; got ${retryAfterSeconds}`);
     }
     const fault: InjectedFault =
       retryAfterSeconds === undefined ? { kind: 'rate-limit', policy } : { kind: 'rate-limit', policy, retryAfterSeconds };
-    this.push(scope, count, fault);
+    this.push(scope, count, skip, fault);
   }
 
   /** Sets the delay for a scope (0 removes it). When several scopes match a request, the longest wins. */
@@ -87,13 +95,19 @@ export class FaultBook {
     if (ms > 0) this.delays.push({ ms, ...scope });
   }
 
-  /** Takes the first queued fault that applies to this request, if any. */
+  /** Takes the first queued fault that applies to this request, if any; a fault still skipping lets it pass on. */
   take(portalId: number, endpoint: EndpointName): InjectedFault | undefined {
-    const i = this.queue.findIndex((q) => matches(q.scope, portalId, endpoint));
-    if (i < 0) return undefined;
-    const q = this.queue[i]!;
-    if (--q.remaining === 0) this.queue.splice(i, 1);
-    return q.fault;
+    for (let i = 0; i < this.queue.length; i++) {
+      const q = this.queue[i]!;
+      if (!matches(q.scope, portalId, endpoint)) continue;
+      if (q.skip > 0) {
+        q.skip--;
+        continue;
+      }
+      if (--q.remaining === 0) this.queue.splice(i, 1);
+      return q.fault;
+    }
+    return undefined;
   }
 
   delayFor(portalId: number, endpoint: EndpointName): number {
@@ -107,18 +121,19 @@ export class FaultBook {
     this.delays = [];
   }
 
-  describe(): { queued: (FaultScope & InjectedFault & { remaining: number })[]; delays: Delay[] } {
+  describe(): { queued: (FaultScope & InjectedFault & { remaining: number; skip: number })[]; delays: Delay[] } {
     return {
-      queued: this.queue.map((q) => ({ ...q.scope, ...q.fault, remaining: q.remaining })),
+      queued: this.queue.map((q) => ({ ...q.scope, ...q.fault, remaining: q.remaining, skip: q.skip })),
       delays: this.delays.map((d) => ({ ...d })),
     };
   }
 
-  private push(scope: FaultScope, count: number, fault: InjectedFault): void {
+  private push(scope: FaultScope, count: number, skip: number, fault: InjectedFault): void {
     if (!(Number.isInteger(count) && count > 0)) throw new RangeError(`count must be a positive integer; got ${count}`);
+    if (!(Number.isInteger(skip) && skip >= 0)) throw new RangeError(`skip must be a whole number; got ${skip}`);
     const clean: FaultScope = {};
     if (scope.portalId !== undefined) clean.portalId = scope.portalId;
     if (scope.endpoint !== undefined) clean.endpoint = scope.endpoint;
-    this.queue.push({ scope: clean, remaining: count, fault });
+    this.queue.push({ scope: clean, skip, remaining: count, fault });
   }
 }

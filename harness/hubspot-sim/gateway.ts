@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticationError, rateLimitError, serverError } from './errors.js';
+import { authenticationError, missingScopesError, rateLimitError, serverError } from './errors.js';
 import type { EndpointName, FaultBook } from './faults.js';
 import type { Portal, PortalRegistry } from './portals.js';
 import { TEN_SECONDS_MS } from './rate-limit.js';
+import { missingScope } from './scopes.js';
 import type { StatsRecorder } from './stats.js';
 
 export const CORRELATION_HEADER = 'x-hubspot-correlation-id';
@@ -26,7 +27,7 @@ interface InFlight {
 
 /**
  * What stands between a client and the CRM handlers, in HubSpot's order as far as a client can
- * observe it: authentication, latency, then the rate limits. Injected faults are served before the
+ * observe it: authentication, the token's scopes, latency, then the rate limits. Injected faults are served before the
  * limits so a test gets exactly the responses it lined up.
  */
 export function installGateway(app: FastifyInstance, deps: GatewayDeps): (request: FastifyRequest) => Portal {
@@ -47,10 +48,14 @@ export function installGateway(app: FastifyInstance, deps: GatewayDeps): (reques
     const correlationId = randomUUID();
     reply.header(CORRELATION_HEADER, correlationId);
 
-    const portal = registry.byToken(bearerToken(request.headers.authorization) ?? '');
+    const token = bearerToken(request.headers.authorization) ?? '';
+    const portal = registry.byToken(token);
     if (!portal) return reply.code(401).send(authenticationError(correlationId));
     inFlight.set(request, { portal, endpoint, released: false });
     stats.begin(portal.id);
+
+    const lacking = missingScope(endpoint, registry.scopesOf(token));
+    if (lacking !== undefined) return reply.code(403).send(missingScopesError(correlationId, lacking));
 
     const delay = faults.delayFor(portal.id, endpoint);
     if (delay > 0) await sleep(delay);

@@ -15,6 +15,8 @@ const USAGE = `hubspot-sim: a HubSpot CRM v3 simulator
   --host ADDR            address to bind (127.0.0.1)
   --portal-id N          id of the main portal (62515)
   --token T              a token of the main portal; repeatable, or comma-separated (demo-token)
+  --scoped-token T:SCOPES  a token of the main portal granted only SCOPES (comma-separated HubSpot
+                         scope names, e.g. low-token:tickets); contacts endpoints answer it 403; repeatable
   --contacts N           contacts to seed in the main portal (20000)
   --portal ID:TOKENS[:N] another portal, TOKENS comma-separated, N contacts; repeatable
   --seed N               data seed; the same seed gives the same contacts (1)
@@ -37,6 +39,12 @@ function parsePortal(spec: string): PortalOptions {
   return { portalId: int('portal', id, 0), tokens: tokens.split(',').filter(Boolean), contacts: int('portal', contacts, 0) };
 }
 
+function parseScopedToken(spec: string): { token: string; scopes: string[] } {
+  const [token, scopes] = spec.split(':');
+  if (!token || scopes === undefined) throw new Error(`--scoped-token must be TOKEN:SCOPE[,SCOPE…]; got ${spec}`);
+  return { token, scopes: scopes.split(',').filter(Boolean) };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -44,6 +52,7 @@ async function main(): Promise<void> {
       host: { type: 'string' },
       'portal-id': { type: 'string' },
       token: { type: 'string', multiple: true },
+      'scoped-token': { type: 'string', multiple: true },
       contacts: { type: 'string' },
       portal: { type: 'string', multiple: true },
       seed: { type: 'string' },
@@ -62,6 +71,7 @@ async function main(): Promise<void> {
     portalId: int('portal-id', values['portal-id'], 62515),
     tokens: (values.token ?? ['demo-token']).flatMap((t) => t.split(',')).filter(Boolean),
     contacts: int('contacts', values.contacts, 20_000),
+    scopedTokens: (values['scoped-token'] ?? []).map(parseScopedToken),
   };
   const portals = [mainPortal, ...(values.portal ?? []).map(parsePortal)];
   const started = Date.now();
@@ -77,7 +87,10 @@ async function main(): Promise<void> {
   });
   const address = await app.listen({ port: int('port', values.port, 4010), host: values.host ?? '127.0.0.1' });
   console.log(`hubspot-sim listening on ${address} (ready in ${Date.now() - started} ms)`);
-  for (const p of portals) console.log(`  portal ${p.portalId}: ${p.contacts ?? 0} contacts, tokens ${p.tokens.join(', ')}`);
+  for (const p of portals) {
+    const scoped = (p.scopedTokens ?? []).map((s) => `${s.token} (only ${s.scopes.join(', ') || 'no scope'})`);
+    console.log(`  portal ${p.portalId}: ${p.contacts ?? 0} contacts, tokens ${[...p.tokens, ...scoped].join(', ')}`);
+  }
 
   const stop = () => {
     app.close().then(

@@ -43,7 +43,7 @@ export async function buildHubSpotSim(options: HubSpotSimOptions = {}): Promise<
   for (const p of options.portals ?? [DEFAULT_PORTAL]) {
     const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits, ...p.rateLimits };
     const portal = new Portal(p.portalId, p.seed ?? seed + p.portalId, limits, clock, () => settings.searchLagMs, p.firstId);
-    registry.add(portal, p.tokens);
+    registry.add(portal, p.tokens, p.scopedTokens);
     if (p.contacts) portal.store.seed(portal.generator.historical(p.contacts, clock()));
   }
   const faults = new FaultBook();

@@ -165,7 +165,9 @@ try {
   out(`  status page     ${base}/admin`);
   out(`  queue board     ${base}/admin/queues`);
   out(`  API docs        ${base}/docs`);
-  out(`  metrics         ${base}/metrics`);
+  // Without METRICS_TOKEN, PORT answers /metrics 404 and the internal metrics server serves them.
+  const metricsAt = config.METRICS_TOKEN ? `${base}/metrics   (bearer METRICS_TOKEN)` : runtime.metricsUrl ? `${runtime.metricsUrl}/metrics` : 'not served (METRICS_PORT off or in use)';
+  out(`  metrics         ${metricsAt}`);
   out(`  admin token     ${adminToken}   (browser: any user name, this as the password)`);
   out(`  try it          npm run sync -- --url ${syncUrl} --auth '{"access_token":"${TOKEN}"}'`);
 } catch (err) {

@@ -6,7 +6,11 @@ import { STORABLE_TEXT } from '../mirror/contact.js';
  * a 413 before it is parsed.
  */
 
-/** Routes that read no body (pause, resume, resync, deletes): whatever is sent is noise. */
+/**
+ * Routes that read no body (pause, resume, resync, deletes). They refuse any body with a 415
+ * (plugins/admin-writes.ts: a cross-site form always carries one); this limit bounds what is
+ * read before that answer.
+ */
 export const NO_BODY_LIMIT = 1024;
 
 /** A rename: a 200-character name written entirely as `\uXXXX` escapes is 1.2 KB. */

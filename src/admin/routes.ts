@@ -3,6 +3,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import createError from '@fastify/error';
 import { adminScopeHook } from '../plugins/admin-auth.js';
+import { refuseBodies, sameOriginWrites } from '../plugins/admin-writes.js';
 import { ContactSchema, TombstoneSchema, type ContactChange } from '../mirror/contact.js';
 import { InvalidChangeError, writeContacts } from '../mirror/writer.js';
 import { PUSH_CRM } from '../tenants/lifecycle.js';
@@ -43,6 +44,10 @@ function validateBatch(items: unknown[]): ContactChange[] {
 const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, tenants } = app;
   app.addHook('onRequest', adminScopeHook(app.config.ADMIN_TOKEN));
+  // Writes only from the bridge's own pages or from scripts (no cross-site forms), and routes that
+  // read no body refuse one (plugins/admin-writes.ts).
+  app.addHook('onRequest', sameOriginWrites(app.config.PUBLIC_URL));
+  app.addHook('preValidation', refuseBodies(NO_BODY_LIMIT));
   await app.register(tenantRoutes);
   await app.register(statusPage);
   await app.register(queueBoard);

@@ -60,6 +60,8 @@ const statusPage: FastifyPluginAsyncTypebox = async (app) => {
         previousPage: page > 1 ? `${STATUS_PAGE_PATH}?page=${page - 1}` : null,
         nextPage: page * TENANTS_PER_PAGE < total ? `${STATUS_PAGE_PATH}?page=${page + 1}` : null,
         queueBoard: ingest ? QUEUE_BOARD_PATH : null,
+        // Without METRICS_TOKEN, /metrics is served on the internal METRICS_PORT only.
+        metricsLink: app.config.METRICS_TOKEN === undefined ? null : '/metrics',
         renderedAt: new Date(now).toISOString(),
       });
     },

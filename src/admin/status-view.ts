@@ -4,10 +4,11 @@ import type { TenantSummary } from './tenant-summary.js';
 
 /** One line an operator can act on, next to each status, so nobody has to read the code. */
 const statusMeanings: Record<TenantStatus, string> = {
+  awaiting_approval: "its credentials verified; it waits for an operator's approval (ONBOARDING=approval), and syncs get 401 until then",
   backfilling: 'first copy of the CRM in progress; syncs get no checkpoint until it completes',
   active: 'mirrored and kept fresh by the ingest workers',
   paused: 'ingest stopped by an operator; syncs are still answered from the mirror',
-  credentials_failed: 'the CRM refused the token; syncs get 401 and ingest waits for credentials that verify',
+  credentials_failed: 'the CRM refused every credential; syncs get 401 and ingest waits for credentials that verify',
 };
 
 function meaning({ status, crm }: TenantSummary): string {
@@ -59,6 +60,9 @@ export interface TenantRow {
   canPause: boolean;
   canResume: boolean;
   canResync: boolean;
+  canApprove: boolean;
+  /** One line per credential (Talkdesk copy): its label, status and last use; never its value. */
+  credentials: Array<{ label: string; status: string; detail: string }>;
 }
 
 function backfillText({ backfill, crm }: TenantSummary, now: number): string {
@@ -106,5 +110,16 @@ export function tenantRow(t: TenantSummary, now: number): TenantRow {
     canResume: t.status === 'paused',
     // A resync re-reads the CRM; a pushed tenant has none.
     canResync: t.crm !== PUSH_CRM,
+    canApprove: t.status === 'awaiting_approval',
+    credentials: t.credentials.map((c) => ({
+      label: c.label,
+      status: c.status,
+      detail: [
+        c.last_used_at ? `used ${when(c.last_used_at, now)!.relative}` : 'never used',
+        c.failure ? `refused: ${c.failure}` : null,
+      ]
+        .filter(Boolean)
+        .join('; '),
+    })),
   };
 }

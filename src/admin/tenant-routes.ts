@@ -1,8 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import createError from '@fastify/error';
 import { TenantNotFoundError } from '../tenants/errors.js';
-import { pauseTenant, resumeTenant, resyncTenant } from '../tenants/lifecycle.js';
-import { deleteTenant, renameTenant } from '../tenants/repository.js';
+import { approveTenant, deleteTenantAndRefuse, pauseTenant, resumeTenant, resyncTenant, revokeCredential } from '../tenants/lifecycle.js';
+import { renameTenant } from '../tenants/repository.js';
 import { errorResponses as errors } from '../plugins/error-handler.js';
 import { getTenantSummary, listTenantSummaries, TenantSummarySchema } from './tenant-summary.js';
 import { NAME_BODY_LIMIT, NO_BODY_LIMIT, TenantName } from './limits.js';
@@ -12,8 +13,9 @@ export const TenantParams = Type.Object({
   id: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
 });
 const StatusAnswer = Type.Object({ id: Type.String(), status: Type.String() });
+const CredentialNotFoundError = createError<[string]>('CREDENTIAL_NOT_FOUND', 'this tenant has no credential %s', 404);
 
-/** Operators steer tenants: list and inspect them, rename, pause, resume, resync, delete. */
+/** Operators steer tenants: list and inspect them, rename, pause, resume, resync, revoke a credential, delete. */
 const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, ingest } = app;
 
@@ -73,6 +75,12 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.post(
+    '/tenants/:id/approve',
+    { bodyLimit: NO_BODY_LIMIT, schema: { summary: 'Serve a tenant awaiting approval (ONBOARDING=approval): its backfill starts', params: TenantParams, response: { 200: StatusAnswer, ...errors } } },
+    async (request) => ({ id: request.params.id, status: await approveTenant(db, ingest, request.params.id) }),
+  );
+
+  app.post(
     '/tenants/:id/resume',
     { bodyLimit: NO_BODY_LIMIT, schema: { summary: 'Resume ingesting a paused tenant', params: TenantParams, response: { 200: StatusAnswer, ...errors } } },
     async (request) => ({ id: request.params.id, status: await resumeTenant(db, ingest, request.params.id) }),
@@ -92,18 +100,35 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.delete(
+    '/tenants/:id/credentials/:credentialId',
+    {
+      bodyLimit: NO_BODY_LIMIT,
+      schema: {
+        summary: "Revoke one of a tenant's credentials: that Talkdesk copy's auth is refused from now on",
+        params: Type.Object({ id: TenantParams.properties.id, credentialId: TenantParams.properties.id }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { id, credentialId } = request.params;
+      if (!(await revokeCredential(db, ingest, id, credentialId))) throw new CredentialNotFoundError(credentialId);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.delete(
     '/tenants/:id',
     {
       bodyLimit: NO_BODY_LIMIT,
       schema: {
-        summary: 'Delete a tenant: its schedule, jobs, contacts and credentials',
+        summary: 'Delete a tenant: its schedule, jobs, contacts and credentials; its CRM account stays out until an operator registers it',
         params: TenantParams,
         response: { 204: Type.Null(), ...errors },
       },
     },
     async (request, reply) => {
       const id = request.params.id;
-      if (!(await deleteTenant(db, id))) throw new TenantNotFoundError(id);
+      if (!(await deleteTenantAndRefuse(db, id))) throw new TenantNotFoundError(id);
       // The row is gone, with its contacts, ingest state and encrypted credentials; a job still
       // running fails on its next page, since the writer finds no tenant.
       await ingest?.forget(id);

@@ -18,7 +18,11 @@ export interface Connector {
    * are onboarded by the one connector whose shape they match; none: refused without a CRM call.
    */
   readonly authSchema: TObject;
-  /** Checks credentials against the CRM and names the account they belong to. */
+  /**
+   * Checks credentials against the CRM with a call that needs what ingest needs (reading
+   * contacts) and names the account they belong to. CrmUnauthorizedError: refused, or without
+   * that access; CrmUnavailableError / CrmRateLimitedError: cannot tell right now.
+   */
   verify(auth: Record<string, unknown>): Promise<CrmAccount>;
   /** Every live record, page by page. */
   backfill(account: ConnectorAccount, cursor: unknown): AsyncIterable<ConnectorPage>;
@@ -30,9 +34,14 @@ export interface Connector {
   changesCursorAt(startedAtMs: number): unknown;
 }
 
+/** What ingest needs of credentials, as `CrmAccount.allows` names it: reading the account's contacts. */
+export const CONTACTS_READ = 'contacts.read';
+
 export interface CrmAccount {
   accountId: string;
   accountName: string;
+  /** What the credentials were verified to allow (e.g. 'contacts.read'). */
+  allows?: string[];
 }
 
 export interface ConnectorAccount {

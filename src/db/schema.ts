@@ -20,7 +20,7 @@ const bytea = customType<{ data: Buffer; driverData: Buffer }>({
 // never as a JavaScript Date, which would drop the microseconds the keys rely on.
 const tstz = (name: string) => timestamp(name, { withTimezone: true, precision: 6, mode: 'string' });
 
-export const tenantStatuses = ['backfilling', 'active', 'paused', 'credentials_failed'] as const;
+export const tenantStatuses = ['awaiting_approval', 'backfilling', 'active', 'paused', 'credentials_failed'] as const;
 export type TenantStatus = (typeof tenantStatuses)[number];
 
 export const tenants = pgTable(
@@ -32,22 +32,55 @@ export const tenants = pgTable(
     crm: text('crm').notNull(),
     // The CRM's own account id (HubSpot portalId): a rotated token maps to the same tenant.
     crmAccountId: text('crm_account_id'),
-    authDigest: bytea('auth_digest').notNull(),
-    credentials: text('credentials').notNull(),
     // The floor for the next write's updated_at; see mirror/writer.ts for the invariant.
     lastChangeAt: tstz('last_change_at').notNull().default(sql`'-infinity'`),
     status: text('status').$type<TenantStatus>().notNull().default('active'),
     backfillCompletedAt: tstz('backfill_completed_at'),
-    // Every tombstone with updated_at at or below this was reflected in a completed full sync.
-    deletionsReflectedAt: tstz('deletions_reflected_at'),
-    lastDeletionResyncAt: tstz('last_deletion_resync_at'),
     createdAt: tstz('created_at').notNull().defaultNow(),
     updatedAt: tstz('updated_at').notNull().defaultNow(),
   },
+  (t) => [uniqueIndex('tenants_crm_account_key').on(t.crm, t.crmAccountId)],
+);
+
+export const credentialStatuses = ['working', 'failed'] as const;
+export type CredentialStatus = (typeof credentialStatuses)[number];
+
+/**
+ * A tenant's credentials, plural: every Talkdesk integration that syncs the tenant (production and
+ * sandbox accounts, a rotated token) brings its own, and each is one Talkdesk copy of the tenant.
+ * A new credential never replaces a working one; the workers use the newest that works.
+ */
+export const credentials = pgTable(
+  'credentials',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    // HMAC-SHA256 of the canonical auth object (tenants/auth-digest.ts): the lookup of every sync.
+    digest: bytea('digest').notNull(),
+    // The auth object, AES-256-GCM, bound to its tenant and CRM account (tenants/credential-cipher.ts).
+    secret: text('secret').notNull(),
+    // What an operator sees instead of the value: how it came, and a few characters of it.
+    label: text('label').notNull(),
+    // What the CRM showed it may do when it was verified (e.g. contacts.read); empty for pushed tenants.
+    allows: text('allows').array().notNull().default(sql`'{}'::text[]`),
+    status: text('status').$type<CredentialStatus>().notNull().default('working'),
+    failure: text('failure'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+    verifiedAt: tstz('verified_at'),
+    lastUsedAt: tstz('last_used_at'),
+    failedAt: tstz('failed_at'),
+    // This Talkdesk copy's deletion record: every tombstone with updated_at at or below this was
+    // reflected in a full sync made with this credential. Another copy's full run says nothing of it.
+    deletionsReflectedAt: tstz('deletions_reflected_at'),
+    lastDeletionResyncAt: tstz('last_deletion_resync_at'),
+  },
   (t) => [
-    // Tenant lookup on every sync request.
-    uniqueIndex('tenants_auth_digest_key').on(t.authDigest),
-    uniqueIndex('tenants_crm_account_key').on(t.crm, t.crmAccountId),
+    // The credential lookup on every sync request.
+    uniqueIndex('credentials_digest_key').on(t.digest),
+    // The workers' choice: the tenant's newest working credential.
+    index('credentials_tenant').on(t.tenantId, t.createdAt),
   ],
 );
 
@@ -107,6 +140,7 @@ export const ingestState = pgTable('ingest_state', {
 });
 
 export type Tenant = typeof tenants.$inferSelect;
+export type Credential = typeof credentials.$inferSelect;
 export type NewTenant = typeof tenants.$inferInsert;
 export type ContactRow = typeof contacts.$inferSelect;
 
@@ -124,4 +158,18 @@ export const resyncSeen = pgTable(
     id: text('id').notNull(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
+/**
+ * CRM accounts an operator deleted: their credentials do not onboard them again until an operator
+ * registers the account (POST /admin/tenants with its crm), which lifts the refusal.
+ */
+export const refusedAccounts = pgTable(
+  'refused_accounts',
+  {
+    crm: text('crm').notNull(),
+    accountId: text('account_id').notNull(),
+    refusedAt: tstz('refused_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.crm, t.accountId] })],
 );

@@ -26,7 +26,9 @@ export class IngestScheduler {
       { every: this.intervalMs },
       { name: 'tick', data: { kind: 'tick', tenantId }, opts: { removeOnComplete: true, removeOnFail: 100 } },
     );
-    await this.queue.add('tick', { kind: 'tick', tenantId }, { removeOnComplete: true, removeOnFail: 100 });
+    // One immediate tick per tenant at a time: a flood of activations (validations, rotations)
+    // is one tick, not a queue of them.
+    await this.queue.add('tick', { kind: 'tick', tenantId }, { removeOnComplete: true, removeOnFail: 100, deduplication: { id: `tick-now:${tenantId}` } });
   }
 
   async deactivate(tenantId: string): Promise<void> {

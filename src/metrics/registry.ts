@@ -1,32 +1,38 @@
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Db } from '../db/client.js';
-import { readTenantFigures, type TenantFigures } from '../tenants/figures.js';
+import type { TenantFigures } from '../tenants/figures.js';
 
 export type SyncKind = 'initial' | 'incremental';
 export type IngestResultLabel = 'inserted' | 'updated' | 'unchanged' | 'deleted';
 
 /** Where the scrape-time gauges read from: the app hands them over (see plugins/metrics.ts). */
 export interface MetricsSources {
-  db?: Db;
   /** Ingest jobs by state; undefined when the queue does not answer. */
   jobCounts?: (states: readonly string[]) => Promise<Record<string, number> | undefined>;
 }
 
 export interface MetricsOptions {
   /**
-   * How long the per-tenant figures are reused between scrapes. Counting a tenant's contacts is an
-   * index-only scan, linear in its size: several Prometheus servers scraping every few seconds
-   * must not turn that into a constant load on the primary.
+   * How often the per-tenant figures are computed (metrics/tenant-figures-schedule.ts); a scrape
+   * only reads the last ones. Counting a tenant's contacts is an index-only scan, linear in its
+   * size: scrapes, however many and however frequent, must not turn that into load on the primary.
    */
   tenantRefreshMs?: number;
-  /** Bound on each scrape-time read (PostgreSQL, Redis), so a dead dependency never hangs a scrape. */
+  /** The statement timeout of each computation. */
+  tenantTimeoutMs?: number;
+  /** Bound on each scrape-time read (Redis), so a dead dependency never hangs a scrape. */
   collectTimeoutMs?: number;
 }
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
-/** The figures statement's own bound: a scrape stops waiting after collectTimeoutMs, PostgreSQL would count on. */
-const FIGURES_TIMEOUT_MS = 10_000;
+/**
+ * Figures older than this many refresh cycles (each at most one interval plus one statement
+ * timeout: 3 × 40 s by default) are no longer served. While computations succeed the figures are
+ * never older than two cycles; past three, two computations in a row failed or timed out, a
+ * tenant's size and lag would be a guess, and a series that went missing alerts better than a
+ * number that stopped moving.
+ */
+const STALE_AFTER_CYCLES = 3;
 
 /**
  * Every metric the bridge exports, on a registry of its own: two apps (or tests) in one process
@@ -53,17 +59,34 @@ export class Metrics {
   );
   readonly crmDelayedSeconds = this.counter('bridge_crm_delayed_seconds_total', 'time ingest jobs were put off because the CRM rate-limited them');
 
+  readonly tenantFiguresRefreshes = this.counter(
+    'bridge_tenant_figures_refreshes_total',
+    'computations of the per-tenant figures, by result (error: failed or over its statement timeout)',
+    ['result'],
+  );
+
   readonly queueJobs: Gauge<'state'>;
   readonly tenantIngestLag: Gauge<'tenant'>;
   readonly tenantContacts: Gauge<'tenant'>;
+  readonly tenantFiguresComputed = new Gauge({
+    name: 'bridge_tenant_figures_computed_timestamp_seconds',
+    help: 'when the per-tenant figures being served were computed (Unix time; 0 = never); stale ones are not served',
+    registers: [this.registry],
+  });
 
+  readonly tenantRefreshMs: number;
+  readonly tenantTimeoutMs: number;
   private sources: MetricsSources = {};
-  private readonly tenantRefreshMs: number;
   private readonly collectTimeoutMs: number;
-  private tenantRead: { at: number; rows: Promise<TenantFigures[]> } | undefined;
+  /** The last figures computed, and when (performance.now()). */
+  private tenantFigures: { at: number; rows: readonly TenantFigures[] } | undefined;
+  private readonly tenantStaleMs: number;
 
   constructor(options: MetricsOptions = {}) {
     this.tenantRefreshMs = options.tenantRefreshMs ?? 30_000;
+    this.tenantTimeoutMs = options.tenantTimeoutMs ?? 10_000;
+    if (!(this.tenantRefreshMs > 0 && this.tenantTimeoutMs > 0)) throw new RangeError('tenantRefreshMs and tenantTimeoutMs must be positive');
+    this.tenantStaleMs = STALE_AFTER_CYCLES * (this.tenantRefreshMs + this.tenantTimeoutMs);
     this.collectTimeoutMs = options.collectTimeoutMs ?? 2_000;
     collectDefaultMetrics({ register: this.registry });
     // prom-client calls collect() with `this` bound to the gauge; the gauges read this instance's sources.
@@ -89,7 +112,7 @@ export class Metrics {
     this.tenantIngestLag = this.tenantGauge(
       'bridge_tenant_ingest_lag_seconds',
       "seconds since the tenant's last successful ingest pass (since its creation while none has succeeded); CRM tenants only",
-      // The lag keeps growing while the figures are reused.
+      // The lag keeps growing between computations.
       (row, age) => (row.lagSeconds === null ? null : Math.max(0, row.lagSeconds) + age),
     );
     this.tenantContacts = this.tenantGauge('bridge_tenant_contacts', 'live (not deleted) contacts in the mirror, by tenant', (row) => row.live);
@@ -99,19 +122,21 @@ export class Metrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  /** A per-tenant gauge of the figures; `age` is how many seconds ago they were read (they are reused for tenantRefreshMs). */
+  /**
+   * A per-tenant gauge of the last computed figures, never a query: `age` is how many seconds ago
+   * they were computed. Left out once they are stale (or before the first computation).
+   */
   private tenantGauge(name: string, help: string, valueOf: (row: TenantFigures, age: number) => number | null): Gauge<'tenant'> {
     const gauge: Gauge<'tenant'> = new Gauge({
       name,
       help,
       labelNames: ['tenant'] as const,
       registers: [this.registry],
-      collect: async () => {
-        const read = await this.tenantRows();
+      collect: () => {
         gauge.reset();
-        if (!read) return;
-        const age = (performance.now() - read.at) / 1000;
-        for (const row of read.rows) {
+        const age = this.tenantFiguresAgeSeconds();
+        if (age === undefined || age * 1000 > this.tenantStaleMs) return;
+        for (const row of this.tenantFigures!.rows) {
           const value = valueOf(row, age);
           if (value !== null) gauge.set({ tenant: row.id }, value);
         }
@@ -120,10 +145,19 @@ export class Metrics {
     return gauge;
   }
 
-  /** Points the scrape-time gauges at the database and the ingest queue. */
+  /** Points the scrape-time gauges at the ingest queue. */
   collectFrom(sources: MetricsSources): void {
     this.sources = sources;
-    this.tenantRead = undefined;
+  }
+
+  /** Figures just computed (by the schedule); scrapes serve them until newer ones or until they are stale. */
+  recordTenantFigures(rows: readonly TenantFigures[], at = performance.now()): void {
+    this.tenantFigures = { at, rows };
+    this.tenantFiguresComputed.set((Date.now() - (performance.now() - at)) / 1000);
+  }
+
+  private tenantFiguresAgeSeconds(): number | undefined {
+    return this.tenantFigures && (performance.now() - this.tenantFigures.at) / 1000;
   }
 
   /** One served sync page; a page asked for without an offset starts a run. */
@@ -156,29 +190,6 @@ export class Metrics {
 
   get contentType(): string {
     return this.registry.contentType;
-  }
-
-  /**
-   * Both per-tenant gauges come from one query, shared by concurrent collectors and reused for
-   * tenantRefreshMs. Undefined when PostgreSQL does not answer: the series are then left out.
-   */
-  private async tenantRows(): Promise<{ at: number; rows: TenantFigures[] } | undefined> {
-    const db = this.sources.db;
-    if (!db) return undefined;
-    const now = performance.now();
-    if (!this.tenantRead || now - this.tenantRead.at >= this.tenantRefreshMs) {
-      const rows = this.bounded(readTenantFigures(db, { timeoutMs: FIGURES_TIMEOUT_MS }));
-      this.tenantRead = { at: now, rows };
-      // A failed read is not cached: the next scrape tries again.
-      rows.catch(() => {
-        if (this.tenantRead?.rows === rows) this.tenantRead = undefined;
-      });
-    }
-    const { at, rows } = this.tenantRead;
-    return rows.then(
-      (r) => ({ at, rows: r }),
-      () => undefined,
-    );
   }
 
   private bounded<T>(promise: Promise<T>): Promise<T> {

@@ -12,7 +12,7 @@ export interface HealthOptions {
 // Short: a probe that waits for the pool's 5 s connect timeout is a probe that times out itself.
 const CHECK_TIMEOUT_MS = 2_000;
 
-const Check = Type.String({ description: "'ok', 'not used', or 'unreachable: <why>'" });
+const Check = Type.String({ description: "'ok', 'not used', or 'unreachable: <what failed>' (never a host, user or driver message)" });
 const ReadySchema = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('not ready')]),
   checks: Type.Object({ postgres: Check, redis: Check }),
@@ -53,8 +53,8 @@ const health: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { pingRedis
     },
     async (_request, reply) => {
       const [postgres, redis] = await Promise.all([
-        probe(() => db.execute(sql`SELECT 1`)),
-        pingRedis ? probe(pingRedis) : Promise.resolve('not used'),
+        probe(() => db.execute(sql`SELECT 1`), (err) => app.log.warn({ check: 'postgres', err: detail(err) }, 'readiness check failed')),
+        pingRedis ? probe(pingRedis, (err) => app.log.warn({ check: 'redis', err: detail(err) }, 'readiness check failed')) : Promise.resolve('not used'),
       ]);
       const ready = postgres === 'ok' && (redis === 'ok' || redis === 'not used');
       if (!ready) reply.code(503).header('retry-after', '5');
@@ -63,32 +63,62 @@ const health: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { pingRedis
   );
 };
 
-/** 'ok', or 'unreachable: <message>' when the check fails or does not answer in time. */
-async function probe(check: () => Promise<unknown>): Promise<string> {
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * 'ok', or 'unreachable: <what failed>' when the check fails or does not answer in time. What
+ * failed, never where: the driver's messages name hosts, ports and user names (issue 13: /readyz
+ * answered anyone with `connect ECONNREFUSED <host>` or `role "<user>" does not exist`), so the
+ * answer says only the kind of failure and the detail goes to the log.
+ */
+async function probe(check: () => Promise<unknown>, log: (err: unknown) => void): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       check(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(() => reject(TIMED_OUT), CHECK_TIMEOUT_MS);
       }),
     ]);
     return 'ok';
   } catch (err) {
-    return `unreachable: ${describe(err)}`;
+    if (err === TIMED_OUT) return 'unreachable: timed out';
+    log(err);
+    return `unreachable: ${kindOf(err)}`;
   } finally {
     clearTimeout(timer);
   }
 }
 
-// The driver's own error says what happened; drizzle wraps it ("Failed query: …") as the cause.
-// A connection refused on every address of a host name is an AggregateError with no message.
-function describe(err: unknown): string {
+// Socket errors by code, and PostgreSQL's by SQLSTATE class (28: authorization, 3D: no such
+// database, 53/57: the server is short of resources or shutting down).
+const KINDS: Array<[RegExp, string]> = [
+  [/^ECONNREFUSED$/, 'connection refused'],
+  [/^(ETIMEDOUT|ESOCKETTIMEDOUT)$/, 'timed out'],
+  [/^(ENOTFOUND|EAI_AGAIN)$/, 'host not found'],
+  [/^(ECONNRESET|EPIPE|ECONNABORTED)$/, 'connection lost'],
+  [/^(EHOSTUNREACH|ENETUNREACH)$/, 'no route to host'],
+  [/^28/, 'login refused'],
+  [/^3D/, 'no such database'],
+  [/^(53|57)/, 'server unavailable'],
+];
+
+/** The kind of failure, from error codes only: drizzle wraps the driver's error as its cause, and a refusal on every address of a host is an AggregateError. */
+function kindOf(err: unknown): string {
+  const e = err as { code?: unknown; errors?: unknown[]; cause?: unknown } | null;
+  if (e?.cause) return kindOf(e.cause);
+  if (Array.isArray(e?.errors) && e.errors.length > 0) return kindOf(e.errors[0]);
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (/timeout|timed out/i.test(String((err as { message?: unknown })?.message ?? ''))) return 'timed out';
+  return KINDS.find(([pattern]) => pattern.test(code))?.[1] ?? 'failed';
+}
+
+/** The driver's own words, for the log: what happened and where. */
+function detail(err: unknown): string {
   const e = err as { message?: string; code?: string; errors?: unknown[]; cause?: unknown };
-  if (e.cause) return describe(e.cause);
-  if (e.message) return e.message;
-  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.map(describe).join('; ');
-  return e.code ?? String(err);
+  if (e.cause) return detail(e.cause);
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.map(detail).join('; ');
+  return [e.code, e.message].filter(Boolean).join(' ') || String(err);
 }
 
 export default fp(health, { name: 'health' });

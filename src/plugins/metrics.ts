@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import createError from '@fastify/error';
 import type { Metrics, MetricsSources } from '../metrics/registry.js';
@@ -13,7 +13,7 @@ declare module 'fastify' {
 
 export interface MetricsPluginOptions {
   metrics: Metrics;
-  /** What the scrape-time gauges read: the database and the ingest queue's job counts. */
+  /** What the scrape-time gauges read: the ingest queue's job counts. */
   sources: MetricsSources;
 }
 
@@ -21,9 +21,16 @@ const MetricsUnauthorizedError = createError('METRICS_UNAUTHORIZED', 'a valid me
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/** The exposition text, for the public route and for the internal metrics server (metrics/server.ts). */
+export async function sendMetrics(metrics: Metrics, reply: FastifyReply): Promise<FastifyReply> {
+  return reply.header('content-type', metrics.contentType).send(await metrics.scrape());
+}
+
 /**
- * GET /metrics (Prometheus text) and the request-duration histogram. Open unless METRICS_TOKEN is
- * set; it is not behind ADMIN_TOKEN, so a scraper never holds a credential that can write.
+ * GET /metrics (Prometheus text) and the request-duration histogram. The metrics name every
+ * tenant's id and size, so this port serves them only to the bearer of METRICS_TOKEN (never
+ * ADMIN_TOKEN, so a scraper holds no credential that can write). Without METRICS_TOKEN the route
+ * answers exactly as an unknown path does: the internal metrics server serves them instead.
  */
 export default fp(
   async function metricsPlugin(app: FastifyInstance, { metrics, sources }: MetricsPluginOptions) {
@@ -46,13 +53,18 @@ export default fp(
       {
         schema: {
           summary: 'Prometheus metrics (text exposition format)',
-          description: 'Bearer METRICS_TOKEN when that is set; open otherwise.',
+          description:
+            'Bearer METRICS_TOKEN. Without METRICS_TOKEN this port answers 404, and the metrics are served on METRICS_HOST:METRICS_PORT (127.0.0.1:9464 by default) instead.',
           tags: ['operations'],
         },
         // Overload is exactly when the numbers are wanted.
         config: { pressureHandler: () => {} },
         onRequest: async (request, reply) => {
-          if (!expected) return;
+          if (!expected) {
+            // The error handler's answer to an unknown path, word for word. Still a route, so a
+            // scraper pointed at the wrong port is logged at debug like any scrape.
+            return reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` });
+          }
           const given = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim();
           if (given === undefined || !timingSafeEqual(digest(given), expected)) {
             reply.header('www-authenticate', 'Bearer realm="contact-bridge metrics"');
@@ -60,7 +72,7 @@ export default fp(
           }
         },
       },
-      async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.scrape()),
+      async (_request, reply) => sendMetrics(metrics, reply),
     );
   },
   { name: 'metrics', dependencies: ['config'] },

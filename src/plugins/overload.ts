@@ -40,11 +40,16 @@ export default fp(
     // DATABASE_UNAVAILABLE, an outage that was not one. So requests are also refused up front
     // while the wait for a connection is estimated to exceed half that timeout: what is admitted
     // gets a connection in time, and what is refused is refused at once, as OVERLOADED.
+    //
+    // A request is admitted, and counted, once its body is in (preHandler), not from its first
+    // byte (issue 13): until then it needs no connection, and a few hundred sockets that sent
+    // headers and a Content-Length and then nothing were counted as work queued for the pool,
+    // which turned every caller away as OVERLOADED until the request timeout closed them.
     const pool = poolOf(app.db);
     const maxWaitMs = (pool?.options.connectionTimeoutMillis ?? 0) / 2;
     if (!pool || maxWaitMs <= 0) return;
     const wait = new PoolWait(pool);
-    app.addHook('onRequest', async (request, reply) => {
+    app.addHook('preHandler', async (request, reply) => {
       if (request.routeOptions.config.pressureHandler) return;
       if (wait.estimateMs() > maxWaitMs) throw new OverloadedError();
       wait.admitted(reply);

@@ -26,10 +26,10 @@ const syncRoute: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const tenant = await tenants.resolve(request.body.auth, request);
+      const { tenant, credential } = await tenants.resolve(request.body.auth, request);
       // The request's log line (plugins/request-log.ts) names the tenant even when the page fails.
       request.syncLog = { tenant: tenant.id };
-      const answer = await syncPage(db, cursorCodec, tenant, request.body.meta ?? {}, {
+      const answer = await syncPage(db, cursorCodec, tenant, credential, request.body.meta ?? {}, {
         pageSize: config.SYNC_PAGE_SIZE,
         deletionResyncSeconds: config.DELETION_RESYNC_SECONDS,
       });

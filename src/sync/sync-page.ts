@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.js';
-import type { Tenant } from '../db/schema.js';
-import { claimDeletionResync, recordDeletionsReflected } from '../tenants/repository.js';
+import type { Credential, Tenant } from '../db/schema.js';
+import { claimDeletionResync, recordDeletionsReflected } from '../tenants/credentials.js';
 import { CursorCodec, MIN_KEY, maxKey, microsToTimestamp, type Key, type RunState } from './cursor.js';
 import { readPage } from './page-query.js';
 
@@ -36,7 +36,8 @@ export interface SyncPageOptions {
  *
  * Deletions: Talkdesk has no delete verb, but a run without a checkpoint replaces its copy. A full
  * run remembers (in its signed offset) the newest key when it began; when its last page is served,
- * every tombstone up to that key is reflected in Talkdesk and the tenant records it. An
+ * every tombstone up to that key is reflected in that Talkdesk copy, and its credential records
+ * it (each credential is one copy: another account's full run says nothing of this one). An
  * incremental run that finds tombstones past that record withholds its checkpoint on every page
  * (decided on its first page, carried in the offset), so the next run is a full one; at most once
  * per DELETION_RESYNC_SECONDS, and tombstones in between stay pending because the record, not the
@@ -46,6 +47,7 @@ export async function syncPage(
   db: Db,
   codec: CursorCodec,
   tenant: Tenant,
+  copy: Pick<Credential, 'id' | 'deletionsReflectedAt'>,
   meta: SyncRequestMeta,
   options: SyncPageOptions,
 ): Promise<SyncPageAnswer> {
@@ -59,13 +61,13 @@ export async function syncPage(
   const start: Key = offset?.key ?? checkpoint ?? MIN_KEY;
   // The first page of an incremental run also asks whether deletions await a full run.
   const firstOfIncremental = incremental && !offset;
-  const page = await readPage(db, tenant.id, start, options.pageSize, firstOfIncremental ? { tombstonesAfter: tenant.deletionsReflectedAt } : {});
+  const page = await readPage(db, tenant.id, start, options.pageSize, firstOfIncremental ? { tombstonesAfter: copy.deletionsReflectedAt } : {});
 
   let state: RunState;
   if (offset) {
     state = offset.state;
   } else if (incremental) {
-    state = { withhold: page.tombstonesPending === true && (await claimDeletionResync(db, tenant.id, options.deletionResyncSeconds)) };
+    state = { withhold: page.tombstonesPending === true && (await claimDeletionResync(db, copy.id, options.deletionResyncSeconds)) };
   } else {
     state = page.newest ? { horizonUs: page.newest.us } : {};
   }
@@ -75,7 +77,7 @@ export async function syncPage(
   if (!hasMore && page.newest) passed = maxKey(passed, page.newest);
 
   if (!hasMore && !incremental && state.horizonUs !== undefined) {
-    await recordDeletionsReflected(db, tenant.id, microsToTimestamp(state.horizonUs));
+    await recordDeletionsReflected(db, copy.id, microsToTimestamp(state.horizonUs));
   }
 
   const pageNumber = offset ? offset.state.page : 1;

@@ -16,6 +16,16 @@ export const TooManyUnknownCredentialsError = createError<[number]>(
   'too many attempts with unknown credentials from this client; retry in %d s',
   429,
 );
+export const AwaitingApprovalError = createError(
+  'AWAITING_APPROVAL',
+  "these credentials verified, and their CRM account awaits an operator's approval on this bridge",
+  401,
+);
+export const AccountRefusedError = createError(
+  'ACCOUNT_REFUSED',
+  'this CRM account is not served by this bridge: an operator has to register it',
+  401,
+);
 export const NothingToResyncError = createError(
   'NOTHING_TO_RESYNC',
   'a tenant fed through the admin API has no CRM to resync from',

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import type { Db, Executor } from '../db/client.js';
 import { PUSH_CRM } from './lifecycle.js';
 
 /** A tenant's figures, as the metrics and the status page show them. */
@@ -18,7 +18,7 @@ export interface TenantFigures {
 export interface FiguresOptions {
   /** These tenants only (default: every tenant). */
   ids?: readonly string[];
-  /** A bound on the statement, for callers that read on a schedule (the metrics' scrapes). */
+  /** statement_timeout of the read, so PostgreSQL itself stops counting (metrics/tenant-figures-schedule.ts). */
   timeoutMs?: number;
 }
 
@@ -57,4 +57,12 @@ export async function readTenantFigures(db: Db, { ids, timeoutMs }: FiguresOptio
     tombstoned: Number(r.tombstoned),
     lagSeconds: r.lag_seconds,
   }));
+}
+
+/** A tenant's live contacts, counted the index-only way (the contact quota's starting point). */
+export async function liveContacts(db: Executor, tenantId: string): Promise<number> {
+  const { rows } = await db.execute<{ n: number }>(
+    sql`SELECT (SELECT count(*) FROM contacts WHERE tenant_id = ${tenantId}) - (SELECT count(*) FROM contacts WHERE tenant_id = ${tenantId} AND deleted_at IS NOT NULL) AS n`,
+  );
+  return Number(rows[0]!.n);
 }

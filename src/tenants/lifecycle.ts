@@ -1,20 +1,20 @@
-import { eq, sql } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
-import { tenants, type Tenant, type TenantStatus } from '../db/schema.js';
-import { authDigest } from './auth-digest.js';
-import { encryptCredentials } from './credential-cipher.js';
-import { DuplicateCredentialsError, NothingToResyncError, TenantNotFoundError } from './errors.js';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db, Executor } from '../db/client.js';
+import { refusedAccounts, tenants, type Credential, type Tenant, type TenantStatus } from '../db/schema.js';
+import { addCredential, countWorking, credentialVerified, deleteCredential, markCredentialFailed } from './credentials.js';
+import { NothingToResyncError, TenantNotFoundError } from './errors.js';
 import { ensureIngestState, recordRun } from './ingest-state.js';
 import type { BridgeKeys } from './keys.js';
-import { getTenant } from './repository.js';
+import { deleteTenant, getTenant } from './repository.js';
 import { requestResync } from './resync.js';
 
 /**
  * A tenant's lifecycle: every statement that moves its status, and what each move asks of ingest.
  *
  *   (credentials verified) → backfilling → active     (its first backfill complete)
+ *   (credentials verified, ONBOARDING=approval) → awaiting_approval → backfilling (an operator approves)
  *   any → paused → backfilling | active               (an operator pauses, resumes)
- *   any → credentials_failed → backfilling | active   (the CRM's 401; credentials that verify again)
+ *   any → credentials_failed → backfilling | active   (none of its credentials works; one verifies again)
  *
  * A tenant fed through the admin API (crm 'push') is created active with a complete backfill and
  * is never ingested. A resync leaves the status alone: it is a fresh backfill in the ingest state.
@@ -62,17 +62,21 @@ const backToWork = sql`CASE WHEN ${tenants.backfillCompletedAt} IS NULL THEN 'ba
 export interface VerifiedCredentials {
   /** The connector's kind. */
   crm: string;
-  /** The CRM's own account id: a rotated token maps to the same tenant. */
+  /** The CRM's own account id: every credential of one account joins its one tenant. */
   accountId: string;
   name: string;
   auth: Record<string, unknown>;
+  /** What the CRM showed the credential may do. */
+  allows: string[];
+  /** A new account's first status: backfilling, or awaiting_approval (ONBOARDING=approval). */
+  initialStatus?: TenantStatus;
 }
 
 /**
- * Credentials the CRM just verified, in one statement: a new account becomes a tenant
- * (backfilling); a known account takes the new credentials, and goes back to work if its
- * credentials had failed. `rename` gives an existing tenant the name too (operator
- * registration). Then its ingest is scheduled, a backfill first when it has none.
+ * Credentials the CRM just verified: a new account becomes a tenant (backfilling) with them as its
+ * first credential; a known account gets them as one more credential, never in place of another,
+ * and goes back to work if none of its credentials worked. `rename` gives an existing tenant the
+ * name too (operator registration). Then its ingest is scheduled, a backfill first when it has none.
  */
 export async function credentialsVerified(
   db: Executor,
@@ -80,35 +84,88 @@ export async function credentialsVerified(
   ingest: Pick<IngestSchedule, 'activate'> | null | undefined,
   verified: VerifiedCredentials,
   { rename = false }: { rename?: boolean } = {},
+): Promise<{ tenant: Tenant; credential: Credential }> {
+  const result = await db.transaction(async (tx) => {
+    const [tenant] = await tx
+      .insert(tenants)
+      .values({ name: verified.name, crm: verified.crm, crmAccountId: verified.accountId, status: verified.initialStatus ?? 'backfilling' })
+      .onConflictDoUpdate({
+        target: [tenants.crm, tenants.crmAccountId],
+        set: {
+          name: rename ? sql`excluded.name` : sql`${tenants.name}`,
+          status: sql`CASE WHEN ${tenants.status} = 'credentials_failed' THEN ${backToWork} ELSE ${tenants.status} END`,
+          updatedAt: sql`now()`,
+        },
+      })
+      .returning();
+    const credential = await addCredential(tx, keys, tenant!, { auth: verified.auth, allows: verified.allows, verified: true });
+    return { tenant: tenant!, credential };
+  });
+  if (isIngesting(result.tenant)) await ingest?.activate(result.tenant.id);
+  return result;
+}
+
+/** The tenant of this CRM account, if it has one. */
+export async function tenantOfAccount(db: Executor, crm: string, accountId: string): Promise<Tenant | undefined> {
+  const [tenant] = await db.select().from(tenants).where(and(eq(tenants.crm, crm), eq(tenants.crmAccountId, accountId))).limit(1);
+  return tenant;
+}
+
+/** Whether an operator deleted this account's tenant (and has not registered the account since). */
+export async function isAccountRefused(db: Executor, crm: string, accountId: string): Promise<boolean> {
+  const rows = await db
+    .select({ crm: refusedAccounts.crm })
+    .from(refusedAccounts)
+    .where(and(eq(refusedAccounts.crm, crm), eq(refusedAccounts.accountId, accountId)))
+    .limit(1);
+  return rows.length > 0;
+}
+
+/** An operator registers the account: a refusal from an earlier deletion is lifted. */
+export async function liftRefusal(db: Executor, crm: string, accountId: string): Promise<void> {
+  await db.delete(refusedAccounts).where(and(eq(refusedAccounts.crm, crm), eq(refusedAccounts.accountId, accountId)));
+}
+
+/**
+ * An operator deletes a tenant: its contacts, credentials and ingest state go, and a CRM account
+ * stays out (its credentials do not onboard it again) until an operator registers it. Whether it existed.
+ */
+export async function deleteTenantAndRefuse(db: Db, tenantId: string): Promise<boolean> {
+  const tenant = await getTenant(db, tenantId);
+  if (!tenant || !(await deleteTenant(db, tenantId))) return false;
+  if (tenant.crm !== PUSH_CRM && tenant.crmAccountId !== null) {
+    await db.insert(refusedAccounts).values({ crm: tenant.crm, accountId: tenant.crmAccountId }).onConflictDoNothing();
+  }
+  return true;
+}
+
+/** An operator approves a tenant awaiting approval (ONBOARDING=approval): its backfill starts. */
+export async function approveTenant(db: Executor, ingest: Pick<IngestSchedule, 'activate'> | null | undefined, tenantId: string): Promise<TenantStatus> {
+  const [row] = await db
+    .update(tenants)
+    .set({ status: sql`CASE WHEN ${tenants.status} = 'awaiting_approval' THEN ${backToWork} ELSE ${tenants.status} END`, updatedAt: sql`now()` })
+    .where(eq(tenants.id, tenantId))
+    .returning({ status: tenants.status, crm: tenants.crm });
+  if (!row) throw new TenantNotFoundError(tenantId);
+  if (isIngesting(row)) await ingest?.activate(tenantId);
+  return row.status;
+}
+
+/** A known credential verified again: it works, and so does its tenant if it had none that did. */
+export async function credentialReverified(
+  db: Executor,
+  ingest: Pick<IngestSchedule, 'activate'> | null | undefined,
+  tenantId: string,
+  credentialId: string,
+  allows: string[],
 ): Promise<Tenant> {
-  const digest = authDigest(keys.authDigest, verified.auth);
-  const [upserted] = await db
-    .insert(tenants)
-    .values({
-      name: verified.name,
-      crm: verified.crm,
-      crmAccountId: verified.accountId,
-      authDigest: digest,
-      credentials: encryptCredentials(keys, verified.auth),
-      status: 'backfilling',
-    })
-    .onConflictDoUpdate({
-      target: [tenants.crm, tenants.crmAccountId],
-      set: {
-        authDigest: digest,
-        credentials: sql`excluded.credentials`,
-        name: rename ? sql`excluded.name` : sql`${tenants.name}`,
-        status: sql`CASE WHEN ${tenants.status} = 'credentials_failed' THEN ${backToWork} ELSE ${tenants.status} END`,
-        updatedAt: sql`now()`,
-      },
-    })
-    .returning()
-    .catch((err: { code?: string; constraint?: string }) => {
-      // The same auth object already registered for another tenant (a pushed one).
-      if (err.code === '23505' && err.constraint === 'tenants_auth_digest_key') throw new DuplicateCredentialsError();
-      throw err;
-    });
-  const tenant = upserted!;
+  await credentialVerified(db, credentialId, allows);
+  const [tenant] = await db
+    .update(tenants)
+    .set({ status: sql`CASE WHEN ${tenants.status} = 'credentials_failed' THEN ${backToWork} ELSE ${tenants.status} END` })
+    .where(eq(tenants.id, tenantId))
+    .returning();
+  if (!tenant) throw new TenantNotFoundError(tenantId);
   if (isIngesting(tenant)) await ingest?.activate(tenant.id);
   return tenant;
 }
@@ -150,20 +207,46 @@ export async function resumeTenant(db: Executor, ingest: IngestSchedule | null |
   return row.status;
 }
 
+/** A tenant grew past MAX_CONTACTS_PER_TENANT: paused, with the reason where operators look. */
+export async function overQuota(db: Executor, ingest: Pick<IngestSchedule, 'deactivate'>, tenantId: string, message: string): Promise<void> {
+  await db.update(tenants).set({ status: 'paused', updatedAt: sql`now()` }).where(eq(tenants.id, tenantId));
+  await recordRun(db, tenantId, { error: message });
+  await ingest.deactivate(tenantId).catch(() => {});
+}
+
 /**
- * The CRM refused the tenant's credentials: retrying cannot help, so ingest stops (the mirror
- * stays) until credentials that verify arrive (credentialsVerified).
+ * The CRM refused one of the tenant's credentials. While another works the workers move to it;
+ * when none is left, ingest stops (the mirror stays) until credentials that verify arrive.
+ * Returns how many still work.
  */
-export async function credentialsFailed(
+export async function credentialFailed(
   db: Executor,
   ingest: Pick<IngestSchedule, 'deactivate'>,
   tenantId: string,
+  credentialId: string | undefined,
   message: string,
-): Promise<void> {
+): Promise<number> {
+  // No id: the tenant was found with no credential to try at all.
+  const working = credentialId ? await markCredentialFailed(db, credentialId, message) : await countWorking(db, tenantId);
+  if (working === 0) await noCredentialWorks(db, ingest, tenantId, message);
+  return working;
+}
+
+/** An operator revokes one credential; a tenant left with none that works stops ingesting. */
+export async function revokeCredential(db: Executor, ingest: Pick<IngestSchedule, 'deactivate'> | null | undefined, tenantId: string, credentialId: string): Promise<boolean> {
+  if (!(await deleteCredential(db, tenantId, credentialId))) return false;
+  const tenant = await getTenant(db, tenantId);
+  if (tenant && tenant.crm !== PUSH_CRM && (await countWorking(db, tenantId)) === 0) {
+    await noCredentialWorks(db, ingest ?? null, tenantId, 'every credential was revoked');
+  }
+  return true;
+}
+
+async function noCredentialWorks(db: Executor, ingest: Pick<IngestSchedule, 'deactivate'> | null, tenantId: string, message: string): Promise<void> {
   await db.update(tenants).set({ status: 'credentials_failed', updatedAt: sql`now()` }).where(eq(tenants.id, tenantId));
   await recordRun(db, tenantId, { error: message });
   // Without Redis the schedule stays; its next tick finds the status and removes it.
-  await ingest.deactivate(tenantId).catch(() => {});
+  await ingest?.deactivate(tenantId).catch(() => {});
 }
 
 /**

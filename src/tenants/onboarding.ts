@@ -1,19 +1,20 @@
 import createError from '@fastify/error';
 import type { Db } from '../db/client.js';
-import type { Tenant } from '../db/schema.js';
+import type { Credential, Tenant } from '../db/schema.js';
 import type { Connector, CrmAccount } from '../crm/connector.js';
 import type { ConnectorRegistry } from '../crm/registry.js';
 import { CrmRateLimitedError, CrmUnauthorizedError, CrmUnavailableError } from '../crm/errors.js';
 import { authDigest } from './auth-digest.js';
-import { UnknownCredentialsError } from './errors.js';
+import { AccountRefusedError, AwaitingApprovalError, UnknownCredentialsError } from './errors.js';
 import type { BridgeKeys } from './keys.js';
-import { credentialsVerified } from './lifecycle.js';
-import { findTenantByAuth } from './repository.js';
+import { findCredential, markCredentialFailed, type CredentialMatch } from './credentials.js';
+import { approveTenant, credentialReverified, credentialsVerified, isAccountRefused, isIngesting, liftRefusal, tenantOfAccount } from './lifecycle.js';
 import type { IngestControl } from '../ingest/control.js';
 
-export const CrmVerificationUnavailableError = createError<[string]>(
+// Says what failed, never where: the CRM client's own message names hosts and URLs.
+export const CrmVerificationUnavailableError = createError(
   'CRM_UNAVAILABLE',
-  'the CRM could not verify these credentials right now (%s); retry shortly',
+  'the CRM could not verify these credentials right now; retry shortly',
   503,
 );
 
@@ -24,12 +25,16 @@ export interface OnboardingOptions {
   connectors: ConnectorRegistry;
   /** Schedules a new tenant's backfill; a Redis outage is logged there, never a failed sync. */
   ingest?: Pick<IngestControl, 'activate'>;
+  /** ONBOARDING: what credentials of an account the bridge does not serve yet become (default open). */
+  mode?: 'open' | 'approval' | 'closed';
   /** How long a failed verification is remembered (a flood of bad tokens is not a flood of CRM calls). */
   failureTtlMs?: number;
+  /** How long a known credential's verification stands for POST /auth_validation (default 5 minutes). */
+  validationTtlMs?: number;
   now?: () => number;
 }
 
-export type Resolution = { tenant: Tenant; onboarded: boolean };
+export type Resolution = { tenant: Tenant; credential: Credential; onboarded: boolean };
 
 /** Counts an attempt with credentials no tenant has; throws when its client is over budget. */
 export type AdmitUnknown = () => Promise<void>;
@@ -37,10 +42,10 @@ export type AdmitUnknown = () => Promise<void>;
 const admitAll: AdmitUnknown = async () => {};
 
 /**
- * Zero-touch onboarding: credentials the bridge has never seen are verified once with the CRM
- * and, if valid, become a tenant keyed by the CRM's own account id (so a rotated token updates
- * that tenant instead of creating a second one) whose backfill is scheduled at once. A tenant
- * whose credentials failed answers 401 until credentials that verify again arrive.
+ * Zero-touch onboarding: credentials the bridge has never seen are verified once with the CRM,
+ * with a call that needs what ingest needs, and if valid join their account's tenant as one more
+ * credential (never in place of another), or create it. A credential the CRM refused answers 401
+ * until it verifies again.
  */
 export class Onboarding {
   private readonly failures = new Map<string, number>();
@@ -50,34 +55,72 @@ export class Onboarding {
     this.now = options.now ?? Date.now;
   }
 
-  /** The tenant these credentials belong to, onboarding it if need be. */
+  /** The tenant and credential these auth fields are, onboarding them if need be. */
   async resolve(auth: Record<string, unknown>, admitUnknown: AdmitUnknown = admitAll): Promise<Resolution> {
-    const known = await findTenantByAuth(this.options.db, this.options.keys, auth);
-    if (known && known.status !== 'credentials_failed') return { tenant: known, onboarded: false };
-    // Tenants pushed through the admin API (or of a CRM not enabled here) have no CRM to ask.
-    const connector = known ? this.options.connectors.get(known.crm) : this.options.connectors.forAuth(auth);
-    if (known && !connector) return { tenant: known, onboarded: false };
+    const known = await findCredential(this.options.db, this.options.keys, auth);
+    if (known && known.credential.status === 'working') return servable({ ...known, onboarded: false });
     // The attempt limit never throttles credentials the bridge already knows.
     if (!known) await admitUnknown();
-    // Credentials with no connector's fields are nobody's: refused without a CRM call.
-    if (!connector) throw new UnknownCredentialsError();
-    const tenant = await this.accept(connector, await this.verify(connector, auth), auth);
-    return { tenant, onboarded: true };
+    return servable(await this.verifyAndAccept(known, auth));
   }
 
-  /** For POST /auth_validation: are these credentials good right now? Onboards them if so. */
+  /**
+   * For POST /auth_validation: are these credentials good right now? Onboards them if so. A known
+   * credential verified within the last minutes is not asked about again: a flood of validations
+   * is not a flood of CRM calls.
+   */
   async validate(auth: Record<string, unknown>, admitUnknown: AdmitUnknown = admitAll): Promise<Tenant> {
-    const known = await findTenantByAuth(this.options.db, this.options.keys, auth);
+    const known = await findCredential(this.options.db, this.options.keys, auth);
     if (!known) return (await this.resolve(auth, admitUnknown)).tenant;
-    const connector = this.options.connectors.get(known.crm);
-    if (!connector) return known;
-    return this.accept(connector, await this.verify(connector, auth), auth);
+    const { credential } = known;
+    const fresh = credential.verifiedAt !== null && this.now() - Date.parse(credential.verifiedAt) < (this.options.validationTtlMs ?? 300_000);
+    if (credential.status === 'working' && (fresh || !this.options.connectors.get(known.tenant.crm))) {
+      const { tenant } = servable({ ...known, onboarded: false });
+      // No CRM call, but the schedule is made sure of (cheap, and the tick is deduplicated): an
+      // activation is how Talkdesk heals a tenant onboarded while Redis was away.
+      if (isIngesting(tenant)) await this.options.ingest?.activate(tenant.id);
+      return tenant;
+    }
+    return servable(await this.verifyAndAccept(known, auth)).tenant;
   }
 
   /** Registers credentials an operator supplies (admin API), verifying them first. */
+  /** Registers credentials an operator supplies (admin API), verifying them first; the operator's word admits the account. */
   async register(connector: Connector, auth: Record<string, unknown>, name: string): Promise<Tenant> {
     const account = await this.verify(connector, auth);
-    return this.accept(connector, { ...account, accountName: name }, auth, true);
+    await liftRefusal(this.options.db, connector.kind, account.accountId);
+    const { tenant } = await this.accept(connector, { ...account, accountName: name }, auth, { rename: true });
+    if (tenant.status === 'awaiting_approval') await approveTenant(this.options.db, this.options.ingest, tenant.id);
+    return (await tenantOfAccount(this.options.db, connector.kind, account.accountId)) ?? tenant;
+  }
+
+  private async verifyAndAccept(known: CredentialMatch | undefined, auth: Record<string, unknown>): Promise<Resolution> {
+    // Pushed tenants (or a CRM not enabled here) have no CRM to ask; credentials with no
+    // connector's fields are nobody's: refused without a CRM call.
+    const connector = known ? this.options.connectors.get(known.tenant.crm) : this.options.connectors.forAuth(auth);
+    if (!connector) {
+      if (known && known.credential.status === 'working') return { ...known, onboarded: false };
+      throw new UnknownCredentialsError();
+    }
+    let account: CrmAccount;
+    try {
+      account = await this.verify(connector, auth);
+    } catch (err) {
+      // A known credential the CRM now refuses stops being used (the workers move to another).
+      if (known && err instanceof UnknownCredentialsError) await markCredentialFailed(this.options.db, known.credential.id, 'refused by the CRM at validation');
+      throw err;
+    }
+    if (!known) {
+      // A new credential: of an account the bridge serves (one more credential), or of a new one,
+      // which ONBOARDING decides about; an account an operator deleted stays out.
+      const { db, mode = 'open' } = this.options;
+      if (await isAccountRefused(db, connector.kind, account.accountId)) throw new AccountRefusedError();
+      const served = await tenantOfAccount(db, connector.kind, account.accountId);
+      if (!served && mode === 'closed') throw new AccountRefusedError();
+      return { ...(await this.accept(connector, account, auth, { initialStatus: mode === 'approval' ? 'awaiting_approval' : 'backfilling' })), onboarded: !served };
+    }
+    const tenant = await credentialReverified(this.options.db, this.options.ingest, known.tenant.id, known.credential.id, account.allows ?? []);
+    return { tenant, credential: { ...known.credential, status: 'working' }, onboarded: false };
   }
 
   private async verify(connector: Connector, auth: Record<string, unknown>): Promise<CrmAccount> {
@@ -93,7 +136,7 @@ export class Onboarding {
       }
       // Unreachable, slow, 5xx or 429: say so, and never remember it as bad credentials.
       if (err instanceof CrmUnavailableError || err instanceof CrmRateLimitedError) {
-        throw new CrmVerificationUnavailableError(err.message);
+        throw new CrmVerificationUnavailableError();
       }
       throw err;
     }
@@ -108,9 +151,26 @@ export class Onboarding {
     this.failures.set(key, now + (this.options.failureTtlMs ?? 60_000));
   }
 
-  /** Verified credentials become (or rejoin) their account's tenant, whose ingest is then scheduled. */
-  private accept(connector: Connector, account: CrmAccount, auth: Record<string, unknown>, rename = false): Promise<Tenant> {
+  /** Verified credentials join (or create) their account's tenant, whose ingest is then scheduled. */
+  private accept(
+    connector: Connector,
+    account: CrmAccount,
+    auth: Record<string, unknown>,
+    { rename = false, initialStatus }: { rename?: boolean; initialStatus?: Tenant['status'] } = {},
+  ) {
     const { db, keys, ingest } = this.options;
-    return credentialsVerified(db, keys, ingest, { crm: connector.kind, accountId: account.accountId, name: account.accountName, auth }, { rename });
+    return credentialsVerified(
+      db,
+      keys,
+      ingest,
+      { crm: connector.kind, accountId: account.accountId, name: account.accountName, auth, allows: account.allows ?? [], initialStatus },
+      { rename },
+    );
   }
+}
+
+/** A tenant awaiting an operator's approval is answered 401 until then, whatever its credentials. */
+export function servable<T extends { tenant: Tenant }>(resolution: T): T {
+  if (resolution.tenant.status === 'awaiting_approval') throw new AwaitingApprovalError();
+  return resolution;
 }

@@ -1,19 +1,18 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Tenant } from '../db/schema.js';
 import type { ConnectorRegistry } from '../crm/registry.js';
 import type { BridgeKeys } from './keys.js';
-import type { Onboarding } from './onboarding.js';
+import type { Onboarding, Resolution } from './onboarding.js';
 import { resolveTenant } from './resolve.js';
 
-/** What the routes need of tenants: the keys, onboarding, and the tenant behind an `auth`. */
+/** What the routes need of tenants: the keys, onboarding, and the tenant and credential an `auth` is. */
 export interface TenantDirectory {
   keys: BridgeKeys;
   /** The CRM connectors this process enables (none: only tenants registered through the admin API exist). */
   connectors: ConnectorRegistry;
   /** Absent when no CRM connector is enabled. */
   onboarding?: Onboarding;
-  resolve(auth: Record<string, unknown>, request: FastifyRequest): Promise<Tenant>;
+  resolve(auth: Record<string, unknown>, request: FastifyRequest): Promise<Resolution>;
 }
 
 declare module 'fastify' {

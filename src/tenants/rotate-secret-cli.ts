@@ -21,7 +21,7 @@ try {
     console.log(JSON.stringify({ keyId: keys.credentialsKeyId, ...report, complete }));
     if (report.unreadable.length > 0) {
       console.error(
-        `${report.unreadable.length} tenant(s) open with neither BRIDGE_SECRET nor BRIDGE_SECRET_PREVIOUS: keep the secret they were made under`,
+        `${report.unreadable.length} credential(s) open with neither BRIDGE_SECRET nor BRIDGE_SECRET_PREVIOUS: keep the secret they were made under`,
       );
     }
     if (!complete) process.exitCode = 1;

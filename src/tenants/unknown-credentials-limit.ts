@@ -23,6 +23,11 @@ export interface UnknownCredentialsLimitOptions {
  * the bridge a CRM call; Talkdesk's own runs with known credentials may be any number of
  * requests. So no route is limited as such (`global: false`): the tenant lookup calls this
  * only when the credentials match no tenant, and only those attempts count.
+ *
+ * Counted per client by the rate limiter's default key, `request.ip` (IPv6 by /64). Behind a
+ * proxy that is the proxy's address for everyone, so 30 junk requests a minute locked out every
+ * new customer (issue 13); with TRUST_PROXY naming the proxy, Fastify takes the client from its
+ * X-Forwarded-For, and only from a listed proxy's, so no client can pick another's budget.
  */
 export default fp(
   async function unknownCredentialsLimit(app: FastifyInstance, { attemptsPerMinute = 30 }: UnknownCredentialsLimitOptions) {

@@ -33,6 +33,11 @@ export async function testEnv(database: { url: string }, env: Record<string, str
     BRIDGE_SECRET: 'test-secret-test-secret-test-secret-0123',
     ADMIN_TOKEN,
     LOG_LEVEL: 'silent',
+    // Shedding on event-loop delay is a timing: on a machine busy with other test files it sheds
+    // requests of tests about something else. The overload tests set their own limits.
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    // Each test process's internal metrics server on a port of its own (never the shared default).
+    METRICS_PORT: '0',
     ...env,
   };
 }

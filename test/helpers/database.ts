@@ -20,7 +20,7 @@ export async function freshDatabase(t: Test, { max = 10 }: { max?: number } = {}
   const database = createDatabase({ url: url.toString(), max, applicationName: 'contact-bridge-test' });
   t.teardown(async () => {
     await database.close();
-    await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    await dropDatabase(admin, name);
   });
   await runMigrations(database.db);
   return { ...database, url: url.toString() };
@@ -67,4 +67,21 @@ export async function terminateBackends(database: TestDatabase): Promise<number>
     );
     return res.rowCount ?? 0;
   });
+}
+
+/**
+ * DROP DATABASE … WITH (FORCE), retried a few times: an autovacuum worker that has just started on
+ * the database is a backend of the bootstrap superuser, which our role may not terminate (42501);
+ * it ends by itself within moments.
+ */
+async function dropDatabase(admin: string, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42501' || attempt === 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
 }

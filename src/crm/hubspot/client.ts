@@ -4,7 +4,8 @@ import type { Duplex } from 'node:stream';
 import { Client } from '@hubspot/api-client';
 import type { PublicObjectSearchRequest } from '@hubspot/api-client/lib/codegen/crm/contacts/index.js';
 import { CrmRateLimitedError, CrmUnauthorizedError, CrmUnavailableError } from '../errors.js';
-import { budget, type RollingWindowLimiter } from '../rate-limiter.js';
+import { budget, type RateBudget, type RollingWindowLimiter } from '../rate-limiter.js';
+import { isHubSpotToken } from './auth.js';
 import { parseRetryAfter } from './retry-after.js';
 
 export interface HubSpotClientOptions {
@@ -18,6 +19,14 @@ export interface HubSpotClientOptions {
 }
 
 export type HubSpotEndpoint = 'account' | 'list' | 'search';
+
+/** What one call may spend besides its key's own budget, and how long it may wait for that. */
+export interface CallBudget {
+  /** Further budgets the call must fit too (a cap shared by verifications, an account's share for them). */
+  also?: readonly RateBudget[];
+  /** Epoch ms on the limiter's clock: a wait for budget that would end later throws CrmRateLimitedError at once. */
+  deadline?: number;
+}
 
 export interface HubSpotRecord {
   id: string;
@@ -47,10 +56,14 @@ export interface SearchRequest {
  */
 const WITH_CONFIGURED_MIDDLEWARE = { middleware: [], middlewareMergeStrategy: 'append' as const };
 
+/** Our own timeouts, at the socket or around apiRequest; node-fetch keeps the `code` of the error it wraps. */
+const TIMEOUT_CODE = 'HUBSPOT_TIMEOUT';
+const timedOut = (ms: number) => Object.assign(new Error(`HubSpot did not answer within ${ms} ms`), { code: TIMEOUT_CODE });
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`HubSpot did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(timedOut(ms)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -66,7 +79,7 @@ function timeoutAgent(baseUrl: string, timeoutMs: number): http.Agent {
   const create = agent.createConnection.bind(agent) as (...args: unknown[]) => Duplex;
   (agent as unknown as { createConnection: (...args: unknown[]) => Duplex }).createConnection = (...args: unknown[]) => {
     const socket = create(...args) as Duplex & { setTimeout(ms: number, cb: () => void): void };
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`HubSpot did not answer within ${timeoutMs} ms`)));
+    socket.setTimeout(timeoutMs, () => socket.destroy(timedOut(timeoutMs)));
     return socket;
   };
   return agent;
@@ -76,16 +89,27 @@ function timeoutAgent(baseUrl: string, timeoutMs: number): http.Agent {
  * HubSpot's CRM v3, through the official client, for one account's token. The client's own
  * retries and limiter are off: BullMQ owns retries and delays, and our limiter keeps every
  * account under 90 % of its ten-second and search budgets. Every answer that is not a success
- * becomes one of the CRM errors the ingest code acts on.
+ * becomes one of the CRM errors the ingest code acts on, whose message says what failed and never
+ * where or with what: no token, no URL, no host (they reach logs and, through onboarding, the 503
+ * an unknown caller gets).
+ *
+ * `limiterKey` is whose budget the calls spend and whom a 429 pauses: the account's id, or, while
+ * a token's account is not known yet, a key of that token's own.
  */
 export class HubSpotApi {
   private readonly client: Client;
+  private readonly secrets: string[];
 
   constructor(
     accessToken: string,
     private readonly limiterKey: string,
     private readonly options: HubSpotClientOptions,
   ) {
+    // A string no Authorization header can carry would fail inside the HTTP client, with the
+    // header (so the token) in the error; it is refused here, as the credentials it is.
+    if (!isHubSpotToken(accessToken)) throw new CrmUnauthorizedError('not a well-formed HubSpot access token');
+    const base = new URL(options.baseUrl);
+    this.secrets = [accessToken, options.baseUrl.replace(/\/$/, ''), base.host, base.hostname].filter((x) => x !== '');
     this.client = new Client({
       accessToken,
       basePath: options.baseUrl.replace(/\/$/, ''),
@@ -94,8 +118,8 @@ export class HubSpotApi {
     });
   }
 
-  /** GET /account-info/v3/details → the portal (account) id. */
-  async accountDetails(): Promise<{ portalId: string }> {
+  /** GET /account-info/v3/details → the portal (account) id. Any token of the portal may call it, whatever its scopes. */
+  async accountDetails(spend?: CallBudget): Promise<{ portalId: string }> {
     const body = await this.call('account', async () => {
       // apiRequest takes no agent: bound the wait here instead.
       const res = await withTimeout(this.client.apiRequest({ method: 'GET', path: '/account-info/v3/details' }), this.options.timeoutMs);
@@ -104,11 +128,24 @@ export class HubSpotApi {
       const parsed = text ? safeJson(text) : undefined;
       if (!res.ok) throw { code: res.status, body: parsed ?? text, headers };
       return parsed as { portalId?: unknown };
-    });
+    }, spend);
     if (typeof body?.portalId !== 'number' && typeof body?.portalId !== 'string') {
       throw new CrmUnavailableError('HubSpot account details carry no portalId');
     }
     return { portalId: String(body.portalId) };
+  }
+
+  /**
+   * Proves the token may read contacts, as ingest will: `GET /crm/v3/objects/contacts?limit=1`,
+   * asking for `hs_object_id` alone so that no name or email is fetched to prove it. A token
+   * without `crm.objects.contacts.read` gets 403 MISSING_SCOPES: CrmUnauthorizedError.
+   */
+  async readsContacts(spend?: CallBudget): Promise<void> {
+    await this.call(
+      'list',
+      () => this.client.crm.contacts.basicApi.getPage(1, undefined, ['hs_object_id'], undefined, undefined, false, WITH_CONFIGURED_MIDDLEWARE),
+      spend,
+    );
   }
 
   /** GET /crm/v3/objects/contacts (100 a page, by id; `archived` lists only archived ones). */
@@ -134,15 +171,15 @@ export class HubSpotApi {
     };
   }
 
-  private async call<T>(endpoint: HubSpotEndpoint, send: () => Promise<T>): Promise<T> {
+  private async call<T>(endpoint: HubSpotEndpoint, send: () => Promise<T>, spend: CallBudget = {}): Promise<T> {
     const { limiter, tenSecondLimit, searchPerSecondLimit } = this.options;
     // Search has its own per-second limit and is exempt from the ten-second one (HubSpot's
     // published spec marks it "x-hubspot-rate-limit-exemptions: ten-secondly").
-    if (endpoint === 'search') {
-      await limiter.acquire(`${this.limiterKey}:search`, [{ limit: budget(searchPerSecondLimit), ms: 1_000 }]);
-    } else {
-      await limiter.acquire(this.limiterKey, [{ limit: budget(tenSecondLimit), ms: 10_000 }]);
-    }
+    const own: RateBudget =
+      endpoint === 'search'
+        ? { key: `${this.limiterKey}:search`, windows: [{ limit: budget(searchPerSecondLimit), ms: 1_000 }] }
+        : { key: this.limiterKey, windows: [{ limit: budget(tenSecondLimit), ms: 10_000 }] };
+    await limiter.acquireAll([own, ...(spend.also ?? [])], spend.deadline);
     try {
       const result = await send();
       this.options.onResponse?.(endpoint, 200);
@@ -156,12 +193,16 @@ export class HubSpotApi {
   }
 
   private translate(err: unknown): Error {
-    const { code, body, headers } = err as { code?: unknown; body?: unknown; headers?: Record<string, string> };
-    if (typeof code !== 'number') {
-      // node-fetch's FetchError, a reset, our socket timeout: the CRM is not answering.
-      return new CrmUnavailableError(`HubSpot unreachable: ${(err as Error).message ?? String(err)}`);
+    const { code, body, headers } = (err ?? {}) as { code?: unknown; body?: unknown; headers?: Record<string, string> };
+    if (typeof code !== 'number') return this.unreachable(err);
+    if (code === 401 || code === 403) {
+      // 403 MISSING_SCOPES: a token of the portal without the scope the call needs (a private app
+      // made for tickets, another app's OAuth token). The scope HubSpot names is worth a log line.
+      const category = word((body as { category?: unknown } | undefined)?.category);
+      const scopes = requiredScopes(body);
+      const why = [category, scopes.length > 0 ? `needs ${scopes.join(' or ')}` : undefined].filter(Boolean).join(', ');
+      return new CrmUnauthorizedError(`HubSpot refused the credentials (${code}${why ? ` ${why}` : ''})`);
     }
-    if (code === 401 || code === 403) return new CrmUnauthorizedError(`HubSpot refused the credentials (${code})`);
     if (code === 429) {
       const policy = (body as { policyName?: string } | undefined)?.policyName;
       // Without Retry-After, wait out the rolling window the 429 names: one second for the
@@ -171,9 +212,45 @@ export class HubSpotApi {
       return new CrmRateLimitedError(waitMs, `HubSpot rate limit${policy ? ` (${policy})` : ''}; retry in ${waitMs} ms`);
     }
     if (code >= 500) return new CrmUnavailableError(`HubSpot answered ${code}`, code);
-    const message = (body as { message?: string } | undefined)?.message;
-    return new Error(`HubSpot answered ${code}${message ? `: ${message}` : ''}`);
+    const message = (body as { message?: unknown } | undefined)?.message;
+    return new Error(this.scrub(`HubSpot answered ${code}${typeof message === 'string' && message ? `: ${message.slice(0, 300)}` : ''}`));
   }
+
+  /**
+   * A request that got no HTTP answer: refused, reset, timed out, unreadable. node-fetch's
+   * messages carry the request's URL, a socket error's the host and port, and a header check's
+   * the header itself (the token): the error says which kind of failure, by its code, and nothing else.
+   */
+  private unreachable(err: unknown): CrmUnavailableError {
+    const { code, type, name } = (err ?? {}) as { code?: unknown; type?: unknown; name?: unknown };
+    if (code === TIMEOUT_CODE) return new CrmUnavailableError(`HubSpot did not answer within ${this.options.timeoutMs} ms`);
+    const kind = word(code) ?? word(type) ?? word(name);
+    return new CrmUnavailableError(`HubSpot unreachable${kind ? ` (${kind})` : ''}`);
+  }
+
+  /** HubSpot's own words (a 4xx message) pass through, but never with our token or address in them. */
+  private scrub(text: string): string {
+    return this.secrets.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
+  }
+}
+
+/** An identifier-like string (an error code, a category), or undefined: never free text from elsewhere. */
+function word(v: unknown): string | undefined {
+  return typeof v === 'string' && /^[A-Za-z][A-Za-z0-9_.-]{0,59}$/.test(v) ? v : undefined;
+}
+
+/** The scopes a 403 MISSING_SCOPES names (`errors[].context.requiredGranularScopes`, or `requiredScopes`). */
+function requiredScopes(body: unknown): string[] {
+  const errors = (body as { errors?: unknown } | undefined)?.errors;
+  if (!Array.isArray(errors)) return [];
+  const out = new Set<string>();
+  for (const e of errors) {
+    const context = (e as { context?: Record<string, unknown> } | null)?.context ?? {};
+    for (const list of [context.requiredGranularScopes, context.requiredScopes]) {
+      if (Array.isArray(list)) for (const scope of list) if (word(scope)) out.add(scope as string);
+    }
+  }
+  return [...out].slice(0, 5);
 }
 
 function safeJson(text: string): unknown {

@@ -1,9 +1,9 @@
 import type { CountryCode } from 'libphonenumber-js/max';
-import { Type } from '@sinclair/typebox';
-import type { Connector, ConnectorAccount, ConnectorModule, ConnectorPage, CrmAccount } from '../connector.js';
+import { CONTACTS_READ, type Connector, type ConnectorAccount, type ConnectorModule, type ConnectorPage, type CrmAccount } from '../connector.js';
 import { CrmUnauthorizedError } from '../errors.js';
-import { RollingWindowLimiter } from '../rate-limiter.js';
+import { budget, RollingWindowLimiter, type RateBudget } from '../rate-limiter.js';
 import type { MirrorChange } from '../../mirror/writer.js';
+import { HubSpotAuthSchema, hubspotToken, isHubSpotToken, tokenFingerprint } from './auth.js';
 import { HubSpotApi, type HubSpotEndpoint, type HubSpotRecord } from './client.js';
 import { HUBSPOT_CONTACT_PROPERTIES, HubSpotMappingError, mapHubSpotContact } from './mapping.js';
 import { modifiedAt, searchPass, type SearchCursor, type SearchRequest } from './search-pass.js';
@@ -16,12 +16,21 @@ export interface HubSpotConnectorOptions {
   overlapSeconds: number;
   defaultRegion: CountryCode;
   limiter: RollingWindowLimiter;
+  /**
+   * Account-details calls per rolling 10 s for tokens whose portal is not known yet, every token
+   * together (20 by default): what unknown credentials can make the bridge send HubSpot.
+   */
+  verifyTenSecondLimit?: number;
+  /** The longest a verification waits for rate budget (5000 ms by default); then CrmRateLimitedError. */
+  verifyMaxWaitMs?: number;
   onResponse?: (endpoint: HubSpotEndpoint, status: number) => void;
   now?: () => number;
 }
 
-/** Talkdesk's `auth` for a HubSpot private app's token: exactly `{ "access_token": "…" }`. */
-export const HubSpotAuthSchema = Type.Object({ access_token: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+export { HubSpotAuthSchema };
+
+/** Tokens whose portal a verification has learned, at most this many (the oldest are forgotten first). */
+const KNOWN_TOKENS_MAX = 10_000;
 
 /** Backfill and deletion scans page the list endpoint; `done` marks a pass that has finished. */
 interface ListCursor {
@@ -37,15 +46,48 @@ export class HubSpotConnector implements Connector {
   readonly kind = 'hubspot';
   readonly authSchema = HubSpotAuthSchema;
   private readonly now: () => number;
+  /** Token fingerprint → portal id. A token belongs to one portal for life, so this never goes stale. */
+  private readonly portalOfToken = new Map<string, string>();
+  private readonly unknownAccountCap: RateBudget;
 
   constructor(private readonly options: HubSpotConnectorOptions) {
     this.now = options.now ?? Date.now;
+    this.unknownAccountCap = { key: 'verify:unknown-account', windows: [{ limit: options.verifyTenSecondLimit ?? 20, ms: 10_000 }] };
   }
 
+  /**
+   * Proves the token can do what ingest does, and names its portal: `GET
+   * /account-info/v3/details` (which any token of the portal passes, whatever its scopes) for the
+   * portal id, then one contact read (`GET /crm/v3/objects/contacts?limit=1`), which a token
+   * without contact-read access fails with 403 MISSING_SCOPES.
+   *
+   * Budgets, so that one account's flood delays no other account's verification:
+   * - the account-details call spends the token's own key (a 429 pauses that token alone) and a
+   *   small cap shared by every token whose portal is not known yet; a token verified before
+   *   skips it (its portal is remembered);
+   * - the contact read spends the portal's own budget (shared with its ingest; a 429 pauses that
+   *   portal alone) and at most a tenth of it, so that validations cannot starve its ingest;
+   * - no wait for budget ends later than `verifyMaxWaitMs` after the verification began: past
+   *   that it is CrmRateLimitedError at once, with the wait (a 503 with Retry-After upstream).
+   */
   async verify(auth: Record<string, unknown>): Promise<CrmAccount> {
-    // Before the portal is known, calls are limited under one shared key.
-    const { portalId } = await this.api(auth, 'unverified').accountDetails();
-    return { accountId: portalId, accountName: `HubSpot ${portalId}` };
+    // Registry lookups check the shape first; a tenant's stored auth (a known tenant's
+    // re-verification) or an operator's reaches here directly, and is held to the same shape.
+    const token = hubspotToken(auth);
+    if (token === undefined) throw new CrmUnauthorizedError('auth is not a HubSpot access_token');
+    const deadline = this.options.limiter.now() + (this.options.verifyMaxWaitMs ?? 5_000);
+    const tokenKey = `token:${tokenFingerprint(token)}`;
+    let portalId = this.portalOfToken.get(tokenKey);
+    if (portalId === undefined) {
+      ({ portalId } = await new HubSpotApi(token, tokenKey, this.options).accountDetails({ also: [this.unknownAccountCap], deadline }));
+      this.rememberPortal(tokenKey, portalId);
+    }
+    const verifications: RateBudget = {
+      key: `${portalId}:verify`,
+      windows: [{ limit: Math.max(1, Math.floor(budget(this.options.tenSecondLimit) / 10)), ms: 10_000 }],
+    };
+    await new HubSpotApi(token, portalId, this.options).readsContacts({ also: [verifications], deadline });
+    return { accountId: portalId, accountName: `HubSpot ${portalId}`, allows: [CONTACTS_READ] };
   }
 
   async *backfill(account: ConnectorAccount, cursor: unknown): AsyncIterable<ConnectorPage> {
@@ -98,12 +140,21 @@ export class HubSpotConnector implements Connector {
     return out;
   }
 
+  /**
+   * The client for a tenant's stored credentials (verified when they were accepted). Tenants
+   * onboarded before the auth schema held tokens to their shape may carry one with surrounding
+   * whitespace, which was trimmed then too; anything else malformed is refused without a request.
+   */
   private api(auth: Record<string, unknown>, limiterKey: string): HubSpotApi {
-    const token = auth.access_token;
-    if (typeof token !== 'string' || token.trim() === '') {
-      throw new CrmUnauthorizedError('auth carries no HubSpot access_token');
-    }
-    return new HubSpotApi(token.trim(), limiterKey, this.options);
+    const token = typeof auth.access_token === 'string' ? auth.access_token.trim() : undefined;
+    if (!isHubSpotToken(token)) throw new CrmUnauthorizedError('auth is not a HubSpot access_token');
+    return new HubSpotApi(token, limiterKey, this.options);
+  }
+
+  private rememberPortal(tokenKey: string, portalId: string): void {
+    this.portalOfToken.delete(tokenKey);
+    this.portalOfToken.set(tokenKey, portalId);
+    if (this.portalOfToken.size > KNOWN_TOKENS_MAX) this.portalOfToken.delete(this.portalOfToken.keys().next().value!);
   }
 }
 
@@ -118,6 +169,8 @@ export const hubspot: ConnectorModule = {
       overlapSeconds: config.HUBSPOT_SEARCH_OVERLAP_SECONDS,
       defaultRegion: config.DEFAULT_PHONE_REGION as CountryCode,
       limiter: new RollingWindowLimiter(),
+      verifyTenSecondLimit: config.HUBSPOT_VERIFY_TEN_SECOND_LIMIT,
+      verifyMaxWaitMs: config.HUBSPOT_VERIFY_MAX_WAIT_MS,
       onResponse: hooks.onResponse,
     }),
 };
