@@ -6,6 +6,7 @@ import configPlugin from './plugins/config.js';
 import dbPlugin from './db/plugin.js';
 import errorHandler from './plugins/error-handler.js';
 import health from './plugins/health.js';
+import connectionLimit, { edgeServerOptions } from './plugins/http-edge.js';
 import metricsPlugin from './plugins/metrics.js';
 
 export interface WorkerOpsServices {
@@ -25,8 +26,11 @@ export interface WorkerOpsServices {
  * internal metrics server serves them), and nothing else.
  */
 export async function buildWorkerOpsApp({ config, db, metrics, pingRedis, jobCounts, logger }: WorkerOpsServices) {
-  const app = Fastify(logger ? { loggerInstance: logger } : { logger: false });
+  // The same timeouts and per-client connection cap as the API's port (plugins/http-edge.ts).
+  const { server: serverOptions, ...edge } = edgeServerOptions(config);
+  const app = Fastify({ http: serverOptions, ...edge, ...(logger ? { loggerInstance: logger } : { logger: false }) });
   await app.register(configPlugin, { value: config });
+  await app.register(connectionLimit);
   await app.register(dbPlugin, { value: db });
   await app.register(errorHandler);
   await app.register(metricsPlugin, { metrics, sources: { jobCounts } });
