@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set on the operators' routes: their answers carry the security headers. */
+    securityHeaders?: boolean;
+  }
+}
 
 export interface SecurityHeadersOptions {
   /** Where the operators' page templates are: their inline scripts are allowed by hash, nothing else inline. */
@@ -14,21 +21,19 @@ export interface SecurityHeadersOptions {
 const OPERATOR_PREFIXES = ['/admin', '/docs'];
 
 /**
- * The usual security headers (`@fastify/helmet`) on every operator page, its assets and its API
- * (issue 13): a Content-Security-Policy that allows scripts from the bridge itself and the
- * templates' own inline scripts by hash, `frame-ancestors 'none'` and `X-Frame-Options: DENY`
- * (no page of ours inside another's frame, so no click can be lured onto a Resync button),
- * nosniff, no referrer. Talkdesk's routes get none of it: they serve JSON to a machine, and the
- * sync endpoint's per-request cost stays what it was.
+ * The usual security headers (`helmet`) on every operator page, its assets and its API (issue
+ * 13): a Content-Security-Policy that allows scripts from the bridge itself and the templates'
+ * own inline scripts by hash, `frame-ancestors 'none'` and `X-Frame-Options: DENY` (no page of
+ * ours inside another's frame, so no click can be lured onto a Resync button), nosniff, no
+ * referrer. Talkdesk's routes get none of it: they serve JSON to a machine.
+ *
+ * `helmet` itself, not `@fastify/helmet`: the plugin builds helmet's middleware again on every
+ * request and hooks every route, the sync endpoint included; here it is built once and hooked
+ * onto the operators' routes alone.
  */
 export default fp(
   async function securityHeaders(app: FastifyInstance, { views }: SecurityHeadersOptions) {
-    // Before helmet's own onRoute hook, which reads a route's `helmet` option.
-    app.addHook('onRoute', (route) => {
-      if (OPERATOR_PREFIXES.some((prefix) => route.url === prefix || route.url.startsWith(`${prefix}/`))) route.helmet ??= {};
-    });
-    await app.register(helmet, {
-      global: false,
+    const setHeaders = helmet({
       contentSecurityPolicy: {
         useDefaults: true,
         directives: {
@@ -41,6 +46,19 @@ export default fp(
       },
       frameguard: { action: 'deny' },
     });
+    // Marked once per route; the hook is the app's own, so it runs before any scope's hooks (the
+    // admin check's 401 page carries the headers too). Headers set on the raw response before
+    // Fastify writes its own are kept by Fastify.
+    app.addHook('onRoute', (route) => {
+      if (OPERATOR_PREFIXES.some((prefix) => route.url === prefix || route.url.startsWith(`${prefix}/`))) {
+        route.config = { ...route.config, securityHeaders: true };
+      }
+    });
+    const onRequest: onRequestHookHandler = (request, reply, done) => {
+      if (!request.routeOptions.config.securityHeaders) return done();
+      setHeaders(request.raw, reply.raw, (err?: unknown) => done(err as Error | undefined));
+    };
+    app.addHook('onRequest', onRequest);
   },
   { name: 'security-headers' },
 );
