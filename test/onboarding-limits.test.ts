@@ -86,7 +86,10 @@ t.test('MAX_CONCURRENT_BACKFILLS bounds the backfills running at once, across wo
   while (!done) {
     if (Date.now() > deadline) throw new Error('the backfills did not complete within 2 minutes');
     const slots = (await h.database.db.execute<{ n: number }>(
-      sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x1c6f} AND granted`,
+      // Advisory locks are per database; pg_locks shows every database's (other test files run beside this one).
+      sql`SELECT count(*)::int AS n FROM pg_locks
+          WHERE locktype = 'advisory' AND classid = ${0x1c6f} AND granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     )).rows[0]!.n;
     most = Math.max(most, slots);
     const { rows } = await h.database.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM tenants WHERE backfill_completed_at IS NOT NULL`);
