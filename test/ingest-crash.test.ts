@@ -7,12 +7,13 @@ import type { SimControl } from '../harness/hubspot-sim/control.js';
 import { INGEST_LOCK } from '../workers/ingest.js';
 import { buildIngestStack, eventually, startSim, type IngestStack } from './helpers/ingest.js';
 import { crmTruth, diff, TalkdeskCopy } from '../harness/talkdesk/copy.js';
+import { FROM_SOURCE } from '../harness/from-source.js';
 
 const server = fileURLToPath(new URL('../src/server.ts', import.meta.url));
 
 /** A real worker process (`ROLE=worker`, the production entry point) on the stack's queue. */
 function workerProcess(t: Test, h: IngestStack, env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [...process.execArgv, server], {
+  const child = spawn(process.execPath, [...FROM_SOURCE, server], {
     env: {
       ...process.env,
       ...h.env,

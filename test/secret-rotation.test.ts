@@ -15,6 +15,7 @@ import { queuePrefix, startBridgeProcess, type BridgeProcess } from './helpers/b
 import { eventually, startSim } from './helpers/ingest.js';
 import { testRedisUrl } from './helpers/services.js';
 import { syncRun } from './helpers/talkdesk.js';
+import { FROM_SOURCE } from '../harness/from-source.js';
 
 const SECRET_A = 'rotation-secret-A-rotation-secret-A-0001';
 const SECRET_B = 'rotation-secret-B-rotation-secret-B-0002';
@@ -27,7 +28,7 @@ const rotateCli = fileURLToPath(new URL('../src/tenants/rotate-secret-cli.ts', i
 /** The operator's command, as a process of its own with the server's environment. */
 function runRotateCli(env: Record<string, string>, args: string[] = []) {
   return new Promise<{ code: number | null; report: Record<string, unknown>; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, rotateCli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...FROM_SOURCE, rotateCli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

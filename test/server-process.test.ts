@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { freshDatabase } from './helpers/database.js';
 import { eventually } from './helpers/ingest.js';
 import { testRedisUrl } from './helpers/services.js';
+import { FROM_SOURCE } from '../harness/from-source.js';
 
 // The process as `npm start` runs it: configuration, migrations, both halves, graceful close.
 const server = fileURLToPath(new URL('../src/server.ts', import.meta.url));
 const run = (env: Record<string, string | undefined>) =>
-  spawn(process.execPath, [...process.execArgv, server], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  spawn(process.execPath, [...FROM_SOURCE, server], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 
 t.test('a bad configuration stops start-up with one line naming the variable', async (t) => {
   const child = run({ DATABASE_URL: 'postgres://x@127.0.0.1/x', REDIS_URL: 'redis://127.0.0.1:6379', BRIDGE_SECRET: 'short', LOG_LEVEL: 'silent' });

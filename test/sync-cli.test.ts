@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildTestApp } from './helpers/app.js';
 import { httpSyncCall, injectSyncCall, runSync, SyncAnswerError, SyncHttpError, type SyncCall } from '../src/cli/talkdesk-client.js';
+import { FROM_SOURCE } from '../harness/from-source.js';
 
 // The command as `npm run sync` runs it, from source, with this process's TypeScript loader.
 const command = fileURLToPath(new URL('../src/cli/sync.ts', import.meta.url));
 async function runCommand(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...FROM_SOURCE, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d));

@@ -91,6 +91,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       maxStalledCount: 5,
     },
   );
+  // At debug level, every job: what a stalled tenant's investigation starts from.
+  worker.on('completed', (job, result) => log.debug({ jobId: job.id, data: job.data, result }, 'ingest job completed'));
   worker.on('failed', (job, err) => log.warn({ jobId: job?.id, data: job?.data, err: err.message }, 'ingest job failed'));
   worker.on('error', (err) => log.error({ err: err.message }, 'ingest worker error'));
 

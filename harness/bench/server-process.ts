@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { FROM_SOURCE } from '../from-source.js';
 
 /**
  * The real server (`ROLE=api`, the production entry point) as a child process, so its memory is
@@ -25,7 +26,7 @@ const entry = builtEntry ?? fileURLToPath(new URL('../../src/server.ts', import.
 
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...(builtEntry ? [] : process.execArgv), entry], {
+  const child = spawn(process.execPath, [...(builtEntry ? [] : FROM_SOURCE), entry], {
     env: { ...process.env, ...env, ROLE: 'api', PORT: String(port), HOST: '127.0.0.1', MIGRATE_ON_START: 'false' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

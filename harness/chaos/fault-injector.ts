@@ -20,7 +20,9 @@ export interface FaultTargets {
 /** How long an outage lasts: long enough for requests and jobs to fail, short enough to keep rounds short. */
 const OUTAGE_MS: [number, number] = [300, 1800];
 const CRM_SLOW_MS: [number, number] = [200, 1500];
-const SERVED_WITHIN_MS = 10_000;
+/** Longer than HubSpot's 10-second window, the backoff a 429 without Retry-After causes. */
+const SERVED_WITHIN_MS = 12_000;
+const WORKERS_UP_WITHIN_MS = 120_000;
 
 /**
  * Injects one fault at a time, and lifts it: a worker killed with kill -9 (and started again),
@@ -104,13 +106,23 @@ export class FaultInjector {
   }
 
   /**
-   * Until ingest has asked HubSpot enough times to be answered every queued 429 or 5xx (bounded:
-   * a tenant whose job waits out a backoff asks nothing for a while). What was really answered
-   * is in the simulator's stats.
+   * Until ingest has asked HubSpot enough times to be answered every queued 429 or 5xx. Bounded
+   * by progress, not by a fixed time: each 429 without Retry-After sends its tenant into a
+   * 10-second backoff, so a queue of several takes that long per answer; the wait ends once
+   * none has been served for SERVED_WITHIN_MS. What was really answered is in the simulator's stats.
    */
   private async served(): Promise<void> {
-    const until = Date.now() + SERVED_WITHIN_MS;
-    while (this.targets.sim.faults().queued.length > 0 && Date.now() < until) await sleep(100);
+    // Only a running worker asks HubSpot anything: the window starts once every one is up.
+    await this.targets.workers.allUp(WORKERS_UP_WITHIN_MS);
+    const pending = () => this.targets.sim.faults().queued.reduce((n, q) => n + q.remaining, 0);
+    let queued = pending();
+    let until = Date.now() + SERVED_WITHIN_MS;
+    while (queued > 0 && Date.now() < until) {
+      await sleep(100);
+      const now = pending();
+      if (now < queued) until = Date.now() + SERVED_WITHIN_MS;
+      queued = now;
+    }
   }
 
   /** Every fault lifted: the CRM answers normally, both proxies forward, every worker runs. */

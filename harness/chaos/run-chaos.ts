@@ -31,6 +31,9 @@ export interface ChaosOptions {
   signal?: AbortSignal;
 }
 
+/** A worker's start-up from source on a busy two-core machine has taken half a minute. */
+const WORKERS_UP_WITHIN_MS = 120_000;
+
 const DEFAULT_ROUND: RoundSettings = {
   roundMs: [1500, 4000],
   writesPerRound: [4, 30],
@@ -103,6 +106,8 @@ export async function runChaos(options: ChaosOptions): Promise<Figures> {
     // The end: writes stop, faults clear, and ingest is given the time it needs.
     await faults.clear();
     await synchronizer.idle();
+    // The catch-up deadline is for ingest, not for a restarted process's start-up.
+    await stack.workers.allUp(WORKERS_UP_WITHIN_MS);
     const tenants = await tenantsByPortal(stack.database.db);
     figures.catchUpSeconds = await waitForCatchUp(stack.database.db, stack.sim, tenants, options.catchUpTimeoutMs ?? 120_000);
     if (figures.catchUpSeconds !== null) log(`ingest caught up in ${figures.catchUpSeconds.toFixed(1)} s`);

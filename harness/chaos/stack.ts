@@ -111,7 +111,9 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       targets.push({ transport: 'inject', smallPages, endpoint: injectSyncCall(app, app.config.SYNC_PATH) });
     }
 
-    const workers = new WorkerProcesses(options.workerEntry, env, options.workers, options.onWorkerOutput);
+    // Info at least: the run reads each worker's "started" line (worker-processes.ts).
+    const workerEnv = { ...env, LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'info' };
+    const workers = new WorkerProcesses(options.workerEntry, workerEnv, options.workers, options.onWorkerOutput);
     cleanups.push(() => workers.close());
     workers.startAll();
 

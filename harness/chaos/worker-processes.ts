@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Prng } from './random.js';
+import { FROM_SOURCE } from '../from-source.js';
 
 /** How to start the production entry point (`src/server.ts` with ROLE=worker). */
 export interface WorkerEntry {
@@ -8,20 +11,22 @@ export interface WorkerEntry {
   args: string[];
 }
 
-/**
- * The product's entry point, src/server.ts, with the running process's loader flags (the harness
- * always runs from source: under tap, or `node --import tsx`).
- */
+/** The product's entry point, src/server.ts, from source (see from-source.ts). */
 export function defaultWorkerEntry(): WorkerEntry {
   const server = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
-  return { command: process.execPath, args: [...process.execArgv, server] };
+  return { command: process.execPath, args: [...FROM_SOURCE, server] };
 }
+
+/** The line a worker process logs once its workers take jobs (src/runtime.ts). */
+const STARTED = '"msg":"ingest workers started"';
 
 interface Slot {
   child: ChildProcess;
   /** Set before the run kills it, so its exit is not counted as a crash. */
   killedByUs: boolean;
   exited: Promise<void>;
+  /** Set once the process has logged that its workers take jobs. */
+  up: boolean;
 }
 
 /**
@@ -59,6 +64,7 @@ export class WorkerProcesses {
     slot.killedByUs = true;
     slot.child.kill('SIGKILL');
     await slot.exited;
+    this.onOutput(`worker ${i}: killed (pid ${slot.child.pid}) at ${new Date().toISOString()}`);
     return i;
   }
 
@@ -83,18 +89,49 @@ export class WorkerProcesses {
     );
   }
 
+  /**
+   * Resolves once every worker slot holds a process whose workers take jobs (a restarted one
+   * included). The run starts its clocks (faults that need ingest to ask the CRM, the catch-up
+   * deadline) only then: a slow start is not lost work.
+   */
+  async allUp(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    // A slot emptied by a crash is not waited for: the run counts the crash, and restarts it at the end.
+    while (!this.slots.every((s) => !s || s.up)) {
+      if (Date.now() > until) throw new Error(`worker processes not up within ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  }
+
   private start(i: number): void {
+    // CHAOS_WORKER_LOG=<file> keeps the workers' own log (CHAOS_LOG_LEVEL, default info) to
+    // investigate a failed run with.
+    const workerLog = process.env.CHAOS_WORKER_LOG;
     const child = spawn(this.entry.command, this.entry.args, {
       env: { ...process.env, ...this.env, ROLE: 'worker' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     // 'error' (the command could not be started) ends the slot as an exit does.
     const exited = new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.once('error', () => resolve());
     });
-    const slot: Slot = { child, killedByUs: false, exited };
+    const slot: Slot = { child, killedByUs: false, exited, up: false };
     this.slots[i] = slot;
+    this.onOutput(`worker ${i}: started (pid ${child.pid}) at ${new Date().toISOString()}`);
+    child.stdout!.setEncoding('utf8');
+    let partial = '';
+    child.stdout!.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (!slot.up && line.includes(STARTED)) {
+          slot.up = true;
+          this.onOutput(`worker ${i}: up (pid ${child.pid}) at ${new Date().toISOString()}`);
+        }
+        if (workerLog) appendFileSync(workerLog, `${line}\n`);
+      }
+    });
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       for (const line of chunk.split('\n')) {
