@@ -209,9 +209,7 @@ export async function resumeTenant(db: Executor, ingest: IngestSchedule | null |
 
 /** A tenant grew past MAX_CONTACTS_PER_TENANT: paused, with the reason where operators look. */
 export async function overQuota(db: Executor, ingest: Pick<IngestSchedule, 'deactivate'>, tenantId: string, message: string): Promise<void> {
-  await db.update(tenants).set({ status: 'paused', updatedAt: sql`now()` }).where(eq(tenants.id, tenantId));
-  await recordRun(db, tenantId, { error: message });
-  await ingest.deactivate(tenantId).catch(() => {});
+  await stopIngest(db, ingest, tenantId, 'paused', message);
 }
 
 /**
@@ -228,7 +226,7 @@ export async function credentialFailed(
 ): Promise<number> {
   // No id: the tenant was found with no credential to try at all.
   const working = credentialId ? await markCredentialFailed(db, credentialId, message) : await countWorking(db, tenantId);
-  if (working === 0) await noCredentialWorks(db, ingest, tenantId, message);
+  if (working === 0) await stopIngest(db, ingest, tenantId, 'credentials_failed', message);
   return working;
 }
 
@@ -237,13 +235,20 @@ export async function revokeCredential(db: Executor, ingest: Pick<IngestSchedule
   if (!(await deleteCredential(db, tenantId, credentialId))) return false;
   const tenant = await getTenant(db, tenantId);
   if (tenant && tenant.crm !== PUSH_CRM && (await countWorking(db, tenantId)) === 0) {
-    await noCredentialWorks(db, ingest ?? null, tenantId, 'every credential was revoked');
+    await stopIngest(db, ingest ?? null, tenantId, 'credentials_failed', 'every credential was revoked');
   }
   return true;
 }
 
-async function noCredentialWorks(db: Executor, ingest: Pick<IngestSchedule, 'deactivate'> | null, tenantId: string, message: string): Promise<void> {
-  await db.update(tenants).set({ status: 'credentials_failed', updatedAt: sql`now()` }).where(eq(tenants.id, tenantId));
+/** Ingest stops with a status that says why; the mirror stays and keeps answering syncs. */
+async function stopIngest(
+  db: Executor,
+  ingest: Pick<IngestSchedule, 'deactivate'> | null,
+  tenantId: string,
+  status: Extract<TenantStatus, 'paused' | 'credentials_failed'>,
+  message: string,
+): Promise<void> {
+  await db.update(tenants).set({ status, updatedAt: sql`now()` }).where(eq(tenants.id, tenantId));
   await recordRun(db, tenantId, { error: message });
   // Without Redis the schedule stays; its next tick finds the status and removes it.
   await ingest?.deactivate(tenantId).catch(() => {});
