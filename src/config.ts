@@ -34,6 +34,10 @@ export const ConfigSchema = Type.Object({
   // 2,000 (about 800 KB): a full sync of a large tenant then takes under twice PostgreSQL's own time to
   // stream it, where 1,000 took more (docs/benchmarks.md); larger pages gain little and cost memory.
   SYNC_PAGE_SIZE: Type.Integer({ minimum: 1, maximum: 10000, default: 2000, description: 'contacts per sync page' }),
+  SYNC_READ_AHEAD: Type.Boolean({
+    default: true,
+    description: "read each sync run's next page while the current one is sent (false: every page is read on request)",
+  }),
   DELETION_RESYNC_SECONDS: Type.Integer({
     minimum: 0,
     default: 3600,

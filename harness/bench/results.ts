@@ -11,9 +11,13 @@ import type { BenchSettings } from './settings.js';
 
 export interface FullSyncFigures {
   pageSize: number;
+  /** SYNC_READ_AHEAD of the server measured. */
+  readAhead: boolean;
   runs: FullSyncRun[];
   /** Median of the runs. */
   seconds: number;
+  /** Median of the runs' server's own time (the sum of their pages' Server-Timing). */
+  serverSeconds: number;
   /** seconds ÷ the COPY reference's median. */
   ratioToCopy: number;
   /** The server's peak RSS over these runs. */
@@ -26,6 +30,7 @@ export interface BenchResults {
   settings: BenchSettings;
   ingest: { inProcess: WriteRun; http: WriteRun; rewriteInProcess: RewriteFigures; rewriteHttp: RewriteFigures; pushPeakRssBytes: number };
   copy: { runs: CopyRun[]; seconds: number; bytes: number };
+  /** The default page size with read-ahead, the same without, then the other page sizes. */
   fullSync: FullSyncFigures[];
   depth: DepthFigures;
   incremental: IncrementalFigures;

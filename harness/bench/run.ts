@@ -93,15 +93,31 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
     for (let r = 0; r < settings.BENCH_ROUNDS; r++) copyRuns.push(await copyLimit(database.pool, main.id));
     const copySeconds = median(copyRuns.map((r) => r.seconds));
 
-    const syncFigures = async (s: ServerProcess, pageSize: number): Promise<FullSyncFigures> => {
-      s.resetPeakRss();
-      const runs: FullSyncRun[] = [];
-      for (let r = 0; r < settings.BENCH_ROUNDS; r++) runs.push(await fullSync(s.baseUrl, mainAuth, total, `full sync, page size ${pageSize}`));
-      const seconds = median(runs.map((r) => r.seconds));
-      return { pageSize, runs, seconds, ratioToCopy: seconds / copySeconds, peakRssBytes: s.peakRss() };
+    // Servers measured side by side take turns run by run, so noise falls on each alike.
+    const syncFigures = async (servers: { s: ServerProcess; readAhead: boolean }[], pageSize: number): Promise<FullSyncFigures[]> => {
+      for (const { s } of servers) s.resetPeakRss();
+      const runs: FullSyncRun[][] = servers.map(() => []);
+      for (let r = 0; r < settings.BENCH_ROUNDS; r++) {
+        for (const [i, { s, readAhead }] of servers.entries()) {
+          runs[i]!.push(await fullSync(s.baseUrl, mainAuth, total, `full sync, page size ${pageSize}${readAhead ? '' : ', no read-ahead'}`));
+        }
+      }
+      return servers.map(({ s, readAhead }, i) => {
+        const seconds = median(runs[i]!.map((r) => r.seconds));
+        const serverSeconds = median(runs[i]!.map((r) => r.serverSeconds));
+        return { pageSize, readAhead, runs: runs[i]!, seconds, serverSeconds, ratioToCopy: seconds / copySeconds, peakRssBytes: s.peakRss() };
+      });
     };
     server = await start();
-    const fullDefault = await syncFigures(server, defaultPageSize);
+    const withoutReadAhead = await start({ SYNC_READ_AHEAD: 'false' });
+    const [fullDefault, fullNoReadAhead] = (await syncFigures(
+      [
+        { s: server, readAhead: true },
+        { s: withoutReadAhead, readAhead: false },
+      ],
+      defaultPageSize,
+    )) as [FullSyncFigures, FullSyncFigures];
+    await withoutReadAhead.stop();
     const checkpoint = fullDefault.runs[fullDefault.runs.length - 1]!.checkpoint;
     const incremental = await incrementalNoChange(server.baseUrl, mainAuth, checkpoint, settings.BENCH_INCREMENTAL_REQUESTS);
 
@@ -125,7 +141,7 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
     const fullOthers: FullSyncFigures[] = [];
     for (const pageSize of settings.BENCH_OTHER_PAGE_SIZES.split(',').map(Number)) {
       server = await start({ SYNC_PAGE_SIZE: String(pageSize) });
-      fullOthers.push(await syncFigures(server, pageSize));
+      fullOthers.push(...(await syncFigures([{ s: server, readAhead: true }], pageSize)));
       await server.stop();
     }
 
@@ -146,7 +162,7 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
       settings,
       ingest: { inProcess, http, rewriteInProcess, rewriteHttp, pushPeakRssBytes },
       copy: { runs: copyRuns, seconds: copySeconds, bytes: copyRuns[0]!.bytes },
-      fullSync: [fullDefault, ...fullOthers],
+      fullSync: [fullDefault, fullNoReadAhead, ...fullOthers],
       depth,
       incremental,
       concurrency,

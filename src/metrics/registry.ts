@@ -57,6 +57,11 @@ export class Metrics {
     'CRM API answers, by endpoint and HTTP status (0 = no answer: timeout or network error)',
     ['endpoint', 'status'],
   );
+  readonly syncReadAhead = this.counter(
+    'bridge_sync_read_ahead_total',
+    "sync pages asked for with an offset: 'hit' had been read while the previous page was sent, 'miss' was read on request",
+    ['result'],
+  );
   readonly crmDelayedSeconds = this.counter('bridge_crm_delayed_seconds_total', 'time ingest jobs were put off because the CRM rate-limited them');
 
   readonly tenantFiguresRefreshes = this.counter(

@@ -3,6 +3,7 @@ import type { Credential, Tenant } from '../db/schema.js';
 import { claimDeletionResync, recordDeletionsReflected } from '../tenants/credentials.js';
 import { CursorCodec, MIN_KEY, maxKey, microsToTimestamp, type Key, type RunState } from './cursor.js';
 import { readPage } from './page-query.js';
+import type { ReadAhead, ReadAheadOutcome } from './read-ahead.js';
 
 export interface SyncRequestMeta {
   synchronization_checkpoint?: string | null | undefined;
@@ -20,11 +21,15 @@ export interface SyncPageAnswer {
   kind: 'initial' | 'incremental';
   /** For logs: the page's number in its run (1 = first); unknown for offsets issued before numbering. */
   page?: number;
+  /** For metrics, on pages asked for with an offset while reading ahead: whether this page had been read ahead. */
+  readAhead?: ReadAheadOutcome;
 }
 
 export interface SyncPageOptions {
   pageSize: number;
   deletionResyncSeconds: number;
+  /** Reads each run's next page while this one is sent (read-ahead.ts); absent: every page is read on request. */
+  readAhead?: ReadAhead;
 }
 
 /**
@@ -61,7 +66,8 @@ export async function syncPage(
   const start: Key = offset?.key ?? checkpoint ?? MIN_KEY;
   // The first page of an incremental run also asks whether deletions await a full run.
   const firstOfIncremental = incremental && !offset;
-  const page = await readPage(db, tenant.id, start, options.pageSize, firstOfIncremental ? { tombstonesAfter: copy.deletionsReflectedAt } : {});
+  const ahead = offset && options.readAhead ? await options.readAhead.take(tenant.id, start, options.pageSize) : undefined;
+  const page = ahead ?? (await readPage(db, tenant.id, start, options.pageSize, firstOfIncremental ? { tombstonesAfter: copy.deletionsReflectedAt } : {}));
 
   let state: RunState;
   if (offset) {
@@ -75,6 +81,8 @@ export async function syncPage(
   const hasMore = page.hasMore;
   let passed = page.last ? maxKey(start, page.last) : start;
   if (!hasMore && page.newest) passed = maxKey(passed, page.newest);
+  // The next page starts at `passed`, as its offset will say; no first-page question rides on it.
+  if (hasMore) options.readAhead?.start(tenant.id, passed, options.pageSize, () => readPage(db, tenant.id, passed, options.pageSize));
 
   if (!hasMore && !incremental && state.horizonUs !== undefined) {
     await recordDeletionsReflected(db, copy.id, microsToTimestamp(state.horizonUs));
@@ -82,6 +90,7 @@ export async function syncPage(
 
   const pageNumber = offset ? offset.state.page : 1;
   const answer: SyncPageAnswer = { contactsJson: page.json, count: page.count, kind: incremental ? 'incremental' : 'initial', page: pageNumber };
+  if (offset && options.readAhead) answer.readAhead = ahead ? 'hit' : 'miss';
   const nextState = pageNumber === undefined ? state : { ...state, page: pageNumber + 1 };
   if (hasMore) answer.next_offset = codec.encodeOffset(tenant.id, passed, nextState);
   // Until the first backfill is complete the mirror is partial: no checkpoint, so the next run is
