@@ -3,9 +3,10 @@ import type { TObject } from '@sinclair/typebox';
 import { ConfigError, enabledCrms, type Config } from '../config.js';
 import type { Connector, ConnectorHooks, ConnectorModule } from './connector.js';
 import { hubspot } from './hubspot/connector.js';
+import { pipedrive } from './pipedrive/connector.js';
 
 /** Every CRM the bridge can mirror. A new CRM is a folder under src/crm and one entry here. */
-const AVAILABLE: readonly ConnectorModule[] = [hubspot];
+const AVAILABLE: readonly ConnectorModule[] = [hubspot, pipedrive];
 
 /**
  * The connectors a process runs (the CRM setting; default all), one of each, so every tenant
