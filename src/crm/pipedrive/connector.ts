@@ -249,6 +249,18 @@ const orgName = (org: PipedriveOrganization): string | undefined => (typeof org.
 
 export const pipedrive: ConnectorModule = {
   kind: 'pipedrive',
+  talkdeskForm: {
+    displayName: 'Pipedrive contacts',
+    description: 'Identifies callers from your Pipedrive persons: names, organizations, emails and phone numbers, kept in sync every few minutes.',
+    fields: [
+      {
+        name: 'api_token',
+        displayName: 'Pipedrive API token',
+        helpText:
+          "In Pipedrive, open your profile menu → Personal preferences → API (or https://app.pipedrive.com/settings/api) and paste Your personal API token here. Use an admin's token: Pipedrive's visibility settings hide some persons from other users, and callers would not be identified from them.",
+      },
+    ],
+  },
   create: (config, hooks) =>
     new PipedriveConnector({
       baseUrl: config.PIPEDRIVE_BASE_URL,
