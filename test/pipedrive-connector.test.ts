@@ -80,6 +80,9 @@ t.test('a backfill equals the simulator field for field, with one organizations 
   const resumed = changesOf(await collect(pd.backfill(account, pages[0]!.cursor)));
   t.same(resumed.map((c) => c.id), got.slice(500).map((c) => c.id));
   t.same(await collect(pd.backfill(account, { done: true })), [], 'a finished backfill reads nothing');
+  // A stored cursor Pipedrive no longer knows restarts the backfill rather than failing forever.
+  const restarted = changesOf(await collect(pd.backfill(account, { after: 'expired-cursor' })));
+  t.equal(restarted.length, 1_234, 'a refused cursor: the backfill starts over');
 });
 
 t.test('an incremental pass re-reads the watermark second, so persons sharing a second across a page boundary are all read', async (t) => {

@@ -59,6 +59,11 @@ export interface OrganizationsQuery {
   sortDirection?: 'asc' | 'desc';
 }
 
+/** Pipedrive refused the request itself (400): a parameter it does not take, a cursor it no longer knows. */
+export class PipedriveBadRequestError extends Error {
+  override name = 'PipedriveBadRequestError';
+}
+
 /** A token's name in limiter keys and caches, which never says the token: 128 bits of its SHA-256. */
 export const tokenKey = (token: string): string => `pd:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}`;
 
@@ -195,7 +200,7 @@ export class PipedriveApi {
     const error = (body as { error?: unknown } | null)?.error;
     // Pipedrive's own words (a 400's validation message) are kept, but never a URL.
     const said = typeof error === 'string' ? `: ${error.slice(0, 200).replace(/https?:\/\/\S+/g, '[url]')}` : '';
-    return new Error(`Pipedrive answered ${status}${said}`);
+    return status === 400 ? new PipedriveBadRequestError(`Pipedrive answered 400${said}`) : new Error(`Pipedrive answered ${status}${said}`);
   }
 
   /**

@@ -4,7 +4,7 @@ import { CrmRateLimitedError, CrmUnauthorizedError } from '../errors.js';
 import { RollingWindowLimiter, type RateBudget } from '../rate-limiter.js';
 import type { MirrorChange } from '../../mirror/writer.js';
 import { PipedriveAuthSchema, pipedriveToken } from './auth.js';
-import { PipedriveApi, tokenKey, type PipedriveEndpoint, type PipedriveOrganization } from './client.js';
+import { PipedriveApi, PipedriveBadRequestError, tokenKey, type ListPage, type PipedriveEndpoint, type PipedriveOrganization } from './client.js';
 import { mapPipedrivePerson, PipedriveMappingError, type PipedrivePerson } from './mapping.js';
 import { PipedriveRateLimits } from './rate-limit.js';
 
@@ -105,8 +105,21 @@ export class PipedriveConnector implements Connector {
     const api = this.api(account);
     const domain = await this.domain(account, api);
     let after = start?.after;
+    let resumed = after !== undefined;
     for (;;) {
-      const page = await api.listPersons({ limit: PAGE_SIZE, sortBy: 'id', ...(after === undefined ? {} : { cursor: after }) });
+      let page: ListPage<PipedrivePerson>;
+      try {
+        page = await api.listPersons({ limit: PAGE_SIZE, sortBy: 'id', ...(after === undefined ? {} : { cursor: after }) });
+      } catch (err) {
+        // Pipedrive's cursors are opaque and need not outlive a pause (a tenant paused for days, an
+        // upgrade): a stored one it refuses restarts the backfill from the first page, which
+        // costs reads the mirror skips as unchanged, where retrying it would never end.
+        if (!(resumed && err instanceof PipedriveBadRequestError)) throw err;
+        resumed = false;
+        after = undefined;
+        continue;
+      }
+      resumed = false;
       const orgs = await this.orgNames(api, page.data);
       after = page.nextCursor;
       yield { changes: this.map(page.data, domain, (p) => orgs.get(p.org_id ?? -1)), cursor: after === undefined ? { done: true } : { after } };
