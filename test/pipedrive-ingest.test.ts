@@ -69,4 +69,12 @@ t.test('a Pipedrive token onboards through /auth_validation, and Talkdesk syncs 
   t.match(talkdesk.contacts.get(String(created!.id)), { name: 'Brand New', phones: ['+14155550132'] });
   t.notMatch(sim.control.requests.map((r) => r.query).join('&'), /api_token|pd-ingest-token/, 'the token never went into a URL');
   t.equal(sim.control.stats().byStatus['429'] ?? 0, 0, 'and no call was over the limit');
+
+  // The token is revoked in Pipedrive: its 401 marks the tenant credentials_failed, as HubSpot's does.
+  sim.control.revokeToken(TOKEN);
+  await eventually('credentials_failed', async () => {
+    const r = await h.database.db.execute<{ status: string }>(sql`SELECT status FROM tenants`);
+    return r.rows[0]!.status === 'credentials_failed';
+  });
+  t.equal((await h.sync({ auth: { api_token: TOKEN }, meta: {} })).statusCode, 401, 'and Talkdesk is answered 401 until credentials verify again');
 });
