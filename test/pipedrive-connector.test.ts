@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { buildPipedriveSim, type CompanyOptions, type PipedriveSimOptions } from '../harness/pipedrive-sim/server.js';
 import type { ConnectorPage } from '../src/crm/connector.js';
-import { CrmRateLimitedError, CrmUnauthorizedError } from '../src/crm/errors.js';
+import { CrmRateLimitedError, CrmUnauthorizedError, CrmUnavailableError } from '../src/crm/errors.js';
 import { RollingWindowLimiter } from '../src/crm/rate-limiter.js';
 import { tokenKey } from '../src/crm/pipedrive/client.js';
 import { PipedriveConnector, type ChangesCursor, type PipedriveConnectorOptions } from '../src/crm/pipedrive/connector.js';
@@ -199,4 +199,28 @@ t.test('when the daily budget runs low, the tenant polls at most once per interv
   now += 600_000;
   await collect(pd.changes(account, undefined));
   t.ok(sim.requests.length > calls, 'once the interval has passed, it polls again');
+});
+
+t.test('a Pipedrive that does not answer in time, or not at all, is CrmUnavailableError, whose message names neither token nor address', async (t) => {
+  const { sim, pd, account } = await setup(t, { persons: 5 }, { timeoutMs: 200 });
+  sim.faults.setDelay({ endpoint: 'persons.list', ms: 1_000 });
+  const slow = await collect(pd.backfill(account, undefined)).catch((e: unknown) => e);
+  t.type(slow, CrmUnavailableError);
+  t.notMatch((slow as Error).message, /tok|127\.0\.0\.1|http/);
+  sim.faults.setDelay({ endpoint: 'persons.list', ms: 0 });
+  sim.faults.failNext({ count: 1, endpoint: 'persons.list', status: 503 });
+  t.match(await collect(pd.backfill(account, undefined)).catch((e: unknown) => e), { name: 'CrmUnavailableError', status: 503 });
+
+  const closed = new PipedriveConnector({
+    baseUrl: 'http://127.0.0.1:9',
+    timeoutMs: 1_000,
+    overlapSeconds: 0,
+    defaultRegion: 'US' as CountryCode,
+    limits: new PipedriveRateLimits(new RollingWindowLimiter()),
+    lowBudgetRequests: 0,
+    lowBudgetIntervalMs: 1,
+  });
+  const refused = await closed.verify({ api_token: 'tok' }).catch((e: unknown) => e);
+  t.type(refused, CrmUnavailableError);
+  t.match((refused as Error).message, /^Pipedrive unreachable \(ECONNREFUSED\)$/);
 });

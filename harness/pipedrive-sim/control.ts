@@ -244,6 +244,11 @@ export function registerControlRoutes(app: FastifyInstance, control: PipedriveSi
     control.faults.rateLimitNext({ ...scope(b), count: num(b, 'count') ?? 1, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
     return control.faults.describe();
   });
+  app.post('/__sim/faults/delay', async (request) => {
+    const b = body(request.body);
+    control.faults.setDelay({ ...scope(b), ms: num(b, 'ms') ?? 0 });
+    return control.faults.describe();
+  });
   app.post('/__sim/faults/reset', async () => {
     control.faults.reset();
     return control.faults.describe();

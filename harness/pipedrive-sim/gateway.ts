@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FaultBook } from '../hubspot-sim/faults.js';
 import type { Company, SimUser } from './company.js';
@@ -98,7 +99,7 @@ export class Limits {
 /**
  * What stands between a client and the CRM handlers, in Pipedrive's order as a client can observe
  * it: the token (`x-api-token`, as the official client sends it, or `api_token` in the query, which
- * Pipedrive also accepts), injected faults, the company's daily budget, then the token's 2-second
+ * Pipedrive also accepts), injected latency and faults, the company's daily budget, then the token's 2-second
  * window. Every answer past authentication carries x-ratelimit-limit, -remaining and -reset.
  */
 export function installGateway(app: FastifyInstance, deps: GatewayDeps, limits: Limits): (request: FastifyRequest) => TokenOwner {
@@ -115,6 +116,8 @@ export function installGateway(app: FastifyInstance, deps: GatewayDeps, limits: 
     owners.set(request, owner);
     const { company } = owner;
 
+    const delay = deps.faults.delayFor(company.id, endpoint);
+    if (delay > 0) await sleep(delay);
     const fault = deps.faults.take(company.id, endpoint);
     if (fault?.kind === 'fail') {
       rateHeaders(reply, company.windowLimit, limits.peek(token, company.windowLimit));
