@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { v1, v2 } from 'pipedrive';
+import { createRequire } from 'node:module';
+import type { v1, v2 } from 'pipedrive';
 import { CrmRateLimitedError, CrmUnauthorizedError, CrmUnavailableError } from '../errors.js';
 import type { RateBudget } from '../rate-limiter.js';
 import type { PipedrivePerson } from './mapping.js';
@@ -64,6 +65,19 @@ export class PipedriveBadRequestError extends Error {
   override name = 'PipedriveBadRequestError';
 }
 
+type Sdk = typeof import('pipedrive');
+let sdk: Sdk | undefined;
+
+/**
+ * The official client, loaded on first use: its generated modules take about 1.5 s to load (v1
+ * and v2 together, measured on this machine), which every process and test file importing the
+ * registry would otherwise pay whether it ever calls Pipedrive or not.
+ */
+function pipedriveSdk(): Sdk {
+  sdk ??= createRequire(import.meta.url)('pipedrive') as Sdk;
+  return sdk;
+}
+
 /** A token's name in limiter keys and caches, which never says the token: 128 bits of its SHA-256. */
 export const tokenKey = (token: string): string => `pd:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}`;
 
@@ -118,6 +132,7 @@ export class PipedriveApi {
   ) {
     this.key = tokenKey(token);
     const base = options.baseUrl.replace(/\/+$/, '');
+    const { v1, v2 } = pipedriveSdk();
     const config1 = new v1.Configuration({ apiKey: token, basePath: `${base}/v1` });
     const config2 = new v2.Configuration({ apiKey: token, basePath: `${base}/api/v2` });
     this.users = this.instrument(new v1.UsersApi(config1));
