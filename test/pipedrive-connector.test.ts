@@ -4,7 +4,7 @@ import { buildPipedriveSim, type CompanyOptions, type PipedriveSimOptions } from
 import type { ConnectorPage } from '../src/crm/connector.js';
 import { CrmRateLimitedError, CrmUnauthorizedError, CrmUnavailableError } from '../src/crm/errors.js';
 import { RollingWindowLimiter } from '../src/crm/rate-limiter.js';
-import { tokenKey } from '../src/crm/pipedrive/client.js';
+import { PipedriveApi, tokenKey } from '../src/crm/pipedrive/client.js';
 import { PipedriveConnector, type ChangesCursor, type PipedriveConnectorOptions } from '../src/crm/pipedrive/connector.js';
 import { mapPipedrivePerson, type PipedrivePerson } from '../src/crm/pipedrive/mapping.js';
 import { PipedriveRateLimits } from '../src/crm/pipedrive/rate-limit.js';
@@ -223,4 +223,20 @@ t.test('a Pipedrive that does not answer in time, or not at all, is CrmUnavailab
   const refused = await closed.verify({ api_token: 'tok' }).catch((e: unknown) => e);
   t.type(refused, CrmUnavailableError);
   t.match((refused as Error).message, /^Pipedrive unreachable \(ECONNREFUSED\)$/);
+});
+
+t.test("a window spent elsewhere on the same token (x-ratelimit-remaining) makes the token wait for x-ratelimit-reset", async (t) => {
+  const now = Date.parse('2026-03-01T10:00:00.200Z');
+  const { sim, pd, limits } = await setup(t, { windowLimit: 10 }, {}, { clock: () => now });
+  await pd.verify({ api_token: 'tok' });
+  const key = tokenKey('tok');
+  t.equal(limits.limiter.tryAcquire(key, limits.windows(key)), 0, 'room left after verifying (2 of the window\'s 10 spent)');
+  // The same user's browser or another integration spends most of the window.
+  const baseUrl = (pd as unknown as { options: { baseUrl: string } }).options.baseUrl;
+  for (let i = 0; i < 7; i++) await fetch(`${baseUrl}/api/v2/persons?limit=1`, { headers: { 'x-api-token': 'tok' } });
+  // One more call of ours is the window's 10th: its answer says nothing remains.
+  await new PipedriveApi('tok', { baseUrl, timeoutMs: 5_000, limits }).currentUser();
+  t.ok(limits.limiter.tryAcquire(key, limits.windows(key)) > 0, 'the token waits for the reset');
+  t.equal(limits.limiter.tryAcquire(tokenKey('tok-2'), limits.windows(tokenKey('tok-2'))), 0, 'another token does not');
+  t.equal(sim.stats().byStatus['429'] ?? 0, 0, 'without a 429');
 });
