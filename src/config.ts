@@ -68,6 +68,27 @@ export const ConfigSchema = Type.Object({
     default: 60,
     description: "re-read this window behind the watermark, since HubSpot's search index lags writes",
   }),
+  PIPEDRIVE_BASE_URL: Type.String({
+    pattern: '^https?://',
+    default: 'https://api.pipedrive.com',
+    description: 'Pipedrive API base URL: v1 is under /v1, v2 under /api/v2, as on the real API',
+  }),
+  PIPEDRIVE_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15000, description: 'a Pipedrive request idle longer than this fails (and is retried)' }),
+  PIPEDRIVE_OVERLAP_SECONDS: Type.Integer({
+    minimum: 0,
+    default: 60,
+    description: 'an incremental pass re-reads this window behind a recent watermark, for writes that land late',
+  }),
+  PIPEDRIVE_LOW_BUDGET_REQUESTS: Type.Integer({
+    minimum: 0,
+    default: 1000,
+    description: "below this many requests left in the company's daily budget, a tenant's polling slows down (0: never)",
+  }),
+  PIPEDRIVE_LOW_BUDGET_INTERVAL_SECONDS: Type.Integer({
+    minimum: 1,
+    default: 900,
+    description: 'while the daily budget is low: at most one incremental pass of the tenant in this many seconds',
+  }),
   SYNC_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 60, description: 'seconds between incremental ingest passes of a tenant' }),
   DELETE_RECONCILE_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'seconds between scans of archived CRM contacts' }),
   MAX_CONTACTS_PER_TENANT: Type.Integer({

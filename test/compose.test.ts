@@ -49,7 +49,7 @@ function composeConfig(args: string[], vars: Record<string, string>) {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     // Nothing from the caller's shell may change the result: secrets, compose settings, ports.
-    if (k in secrets || k.startsWith('COMPOSE_') || k.endsWith('_HOST_PORT') || k === 'HUBSPOT_BASE_URL') continue;
+    if (k in secrets || k.startsWith('COMPOSE_') || k.endsWith('_HOST_PORT') || k === 'HUBSPOT_BASE_URL' || k === 'PIPEDRIVE_BASE_URL') continue;
     env[k] = v;
   }
   Object.assign(env, vars);

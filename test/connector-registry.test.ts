@@ -8,7 +8,8 @@ import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
 const env = { DATABASE_URL: 'postgres://x@h/d', REDIS_URL: 'redis://h', BRIDGE_SECRET: 'x'.repeat(32) };
 
 t.test('CRM lists the connectors a process enables: all by default, none, or by name', async (t) => {
-  t.same(createConnectors(loadConfig(env)).kinds, ['hubspot'], 'all by default');
+  t.same(createConnectors(loadConfig(env)).kinds, ['hubspot', 'pipedrive'], 'all by default');
+  t.same(createConnectors(loadConfig({ ...env, CRM: 'pipedrive' })).kinds, ['pipedrive']);
   t.same(createConnectors(loadConfig({ ...env, CRM: 'hubspot' })).kinds, ['hubspot']);
   t.equal(createConnectors(loadConfig({ ...env, CRM: 'none' })).size, 0);
   t.throws(() => createConnectors(loadConfig({ ...env, CRM: 'hubspot,salesforce' })), ConfigError);
@@ -28,6 +29,9 @@ t.test("unknown credentials go to the one connector whose auth fields they have 
   }
   t.equal(registry.forAuth({ access_token: 'pat-na1-91d91373-8e94-4872-893c-e7d080224a56' })?.kind, 'hubspot', 'a private-app token');
   t.equal(registry.forAuth({ api_key: 'k' }), undefined, "another integration's fields: no connector");
+  t.equal(registry.forAuth({ api_token: '0123456789abcdef0123456789abcdef01234567' })?.kind, 'pipedrive', "a Pipedrive user's API token");
+  t.equal(registry.forAuth({ api_token: 'tok en' }), undefined, 'a malformed Pipedrive token: no connector');
+  t.equal(registry.forAuth({ api_token: 'abc', access_token: 'pat-1' }), undefined, "both CRMs' fields: no connector");
 });
 
 t.test("credentials that fit no connector are refused without a CRM call, and a valid token's tenant is untouched", async (t) => {

@@ -9,7 +9,7 @@ import {
   mapHubSpotContact,
   type HubSpotContactRecord,
 } from '../src/crm/hubspot/mapping.js';
-import { normalizePhone } from '../src/crm/hubspot/phone.js';
+import { normalizePhone } from '../src/crm/phone.js';
 
 type Props = HubSpotContactRecord['properties'];
 

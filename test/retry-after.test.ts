@@ -1,5 +1,5 @@
 import t from 'tap';
-import { MAX_RETRY_AFTER_MS, parseRetryAfter } from '../src/crm/hubspot/retry-after.js';
+import { MAX_RETRY_AFTER_MS, parseRetryAfter } from '../src/crm/retry-after.js';
 
 const now = new Date('2015-10-21T07:28:00.000Z');
 

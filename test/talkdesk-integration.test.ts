@@ -30,6 +30,28 @@ t.test('the integration document Talkdesk registers is built from PUBLIC_URL', a
   t.equal(fallback.json().endpoints.contact_synchronization, 'http://localhost:3000/contact_sync', 'without PUBLIC_URL: the request host');
 });
 
+t.test('each enabled CRM has its own document, whose form asks for exactly its auth fields', async (t) => {
+  const h = await buildTestApp(t, { PUBLIC_URL: 'https://bridge.example.com', CRM: 'all' });
+  const res = await h.app.inject({ method: 'GET', url: '/talkdesk/integration.json?crm=pipedrive' });
+  t.equal(res.statusCode, 200);
+  t.match(res.json(), {
+    name: 'contact_bridge_pipedrive',
+    display_name: 'Pipedrive contacts',
+    authentication_fields: [{ name: 'api_token', mandatory: true, help_text: /Personal preferences → API.*admin's token/ }],
+    endpoints: { auth_validation: 'https://bridge.example.com/auth_validation' },
+  });
+  t.equal(res.json().authentication_fields.length, 1);
+  const hubspot = await h.app.inject({ method: 'GET', url: '/talkdesk/integration.json?crm=hubspot' });
+  t.match(hubspot.json(), { name: 'contact_bridge_hubspot', authentication_fields: [{ name: 'access_token' }] });
+  const unknown = await h.app.inject({ method: 'GET', url: '/talkdesk/integration.json?crm=salesforce' });
+  t.equal(unknown.statusCode, 404);
+  t.match(unknown.json(), { error: String, message: /no salesforce integration \(it has: hubspot, pipedrive\)/ });
+
+  const only = await buildTestApp(t, { CRM: 'pipedrive' });
+  t.equal((await only.app.inject({ method: 'GET', url: '/talkdesk/integration.json' })).json().name, 'contact_bridge_pipedrive', 'the first enabled CRM by default');
+  t.equal((await only.app.inject({ method: 'GET', url: '/talkdesk/integration.json?crm=hubspot' })).statusCode, 404, 'a CRM this bridge does not enable');
+});
+
 t.test('TLS_CERT_FILE and TLS_KEY_FILE make the server speak HTTPS itself', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cb-tls-'));
   const key = join(dir, 'key.pem');

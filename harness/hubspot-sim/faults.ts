@@ -16,10 +16,14 @@ export function isEndpointName(v: unknown): v is EndpointName {
   return typeof v === 'string' && (ENDPOINTS as readonly string[]).includes(v);
 }
 
-/** Which requests a fault applies to; an absent field matches any. */
-export interface FaultScope {
+/**
+ * Which requests a fault applies to; an absent field matches any. `portalId` is the account (a
+ * HubSpot portal, a Pipedrive company: the Pipedrive simulator uses this book too, with its own
+ * endpoint names).
+ */
+export interface FaultScope<E extends string = EndpointName> {
   portalId?: number;
-  endpoint?: EndpointName;
+  endpoint?: E;
 }
 
 export interface FaultCount {
@@ -31,19 +35,19 @@ export interface FaultCount {
   skip?: number;
 }
 
-export interface FailNext extends FaultScope, FaultCount {
+export interface FailNext<E extends string = EndpointName> extends FaultScope<E>, FaultCount {
   /** 500 by default. */
   status?: number;
 }
 
-export interface RateLimitNext extends FaultScope, FaultCount {
+export interface RateLimitNext<E extends string = EndpointName> extends FaultScope<E>, FaultCount {
   /** Sent as Retry-After (seconds) when given; HubSpot's own 429s usually carry none. */
   retryAfterSeconds?: number;
   /** TEN_SECONDLY_ROLLING by default; SECONDLY is the search limit's. */
   policy?: RateLimitPolicy;
 }
 
-export interface Delay extends FaultScope {
+export interface Delay<E extends string = EndpointName> extends FaultScope<E> {
   ms: number;
 }
 
@@ -51,18 +55,18 @@ export type InjectedFault =
   | { kind: 'fail'; status: number }
   | { kind: 'rate-limit'; policy: RateLimitPolicy; retryAfterSeconds?: number };
 
-interface Queued {
-  scope: FaultScope;
+interface Queued<E extends string> {
+  scope: FaultScope<E>;
   skip: number;
   remaining: number;
   fault: InjectedFault;
 }
 
-function matches(scope: FaultScope, portalId: number, endpoint: EndpointName): boolean {
+function matches<E extends string>(scope: FaultScope<E>, portalId: number, endpoint: E): boolean {
   return (scope.portalId === undefined || scope.portalId === portalId) && (scope.endpoint === undefined || scope.endpoint === endpoint);
 }
 
-function sameScope(a: FaultScope, b: FaultScope): boolean {
+function sameScope<E extends string>(a: FaultScope<E>, b: FaultScope<E>): boolean {
   return a.portalId === b.portalId && a.endpoint === b.endpoint;
 }
 
@@ -70,16 +74,16 @@ function sameScope(a: FaultScope, b: FaultScope): boolean {
  * Faults to inject, consumed in the order they were set: "the next N requests" means the next N
  * that match, so a test can line up, say, two 503s and then a 429 for the search endpoint alone.
  */
-export class FaultBook {
-  private queue: Queued[] = [];
-  private delays: Delay[] = [];
+export class FaultBook<E extends string = EndpointName> {
+  private queue: Queued<E>[] = [];
+  private delays: Delay<E>[] = [];
 
-  failNext({ count, skip = 0, status = 500, ...scope }: FailNext): void {
+  failNext({ count, skip = 0, status = 500, ...scope }: FailNext<E>): void {
     if (!Number.isInteger(status) || status < 400 || status > 599) throw new RangeError(`status must be 400..599; got ${status}`);
     this.push(scope, count, skip, { kind: 'fail', status });
   }
 
-  rateLimitNext({ count, skip = 0, retryAfterSeconds, policy = 'TEN_SECONDLY_ROLLING', ...scope }: RateLimitNext): void {
+  rateLimitNext({ count, skip = 0, retryAfterSeconds, policy = 'TEN_SECONDLY_ROLLING', ...scope }: RateLimitNext<E>): void {
     if (retryAfterSeconds !== undefined && !(Number.isInteger(retryAfterSeconds) && retryAfterSeconds >= 0)) {
       throw new RangeError(`retryAfterSeconds must be a whole number of seconds; got ${retryAfterSeconds}`);
     }
@@ -89,14 +93,14 @@ export class FaultBook {
   }
 
   /** Sets the delay for a scope (0 removes it). When several scopes match a request, the longest wins. */
-  setDelay({ ms, ...scope }: Delay): void {
+  setDelay({ ms, ...scope }: Delay<E>): void {
     if (!(Number.isFinite(ms) && ms >= 0)) throw new RangeError(`ms must be >= 0; got ${ms}`);
     this.delays = this.delays.filter((d) => !sameScope(d, scope));
     if (ms > 0) this.delays.push({ ms, ...scope });
   }
 
   /** Takes the first queued fault that applies to this request, if any; a fault still skipping lets it pass on. */
-  take(portalId: number, endpoint: EndpointName): InjectedFault | undefined {
+  take(portalId: number, endpoint: E): InjectedFault | undefined {
     for (let i = 0; i < this.queue.length; i++) {
       const q = this.queue[i]!;
       if (!matches(q.scope, portalId, endpoint)) continue;
@@ -110,7 +114,7 @@ export class FaultBook {
     return undefined;
   }
 
-  delayFor(portalId: number, endpoint: EndpointName): number {
+  delayFor(portalId: number, endpoint: E): number {
     let ms = 0;
     for (const d of this.delays) if (matches(d, portalId, endpoint)) ms = Math.max(ms, d.ms);
     return ms;
@@ -121,17 +125,17 @@ export class FaultBook {
     this.delays = [];
   }
 
-  describe(): { queued: (FaultScope & InjectedFault & { remaining: number; skip: number })[]; delays: Delay[] } {
+  describe(): { queued: (FaultScope<E> & InjectedFault & { remaining: number; skip: number })[]; delays: Delay<E>[] } {
     return {
       queued: this.queue.map((q) => ({ ...q.scope, ...q.fault, remaining: q.remaining, skip: q.skip })),
       delays: this.delays.map((d) => ({ ...d })),
     };
   }
 
-  private push(scope: FaultScope, count: number, skip: number, fault: InjectedFault): void {
+  private push(scope: FaultScope<E>, count: number, skip: number, fault: InjectedFault): void {
     if (!(Number.isInteger(count) && count > 0)) throw new RangeError(`count must be a positive integer; got ${count}`);
     if (!(Number.isInteger(skip) && skip >= 0)) throw new RangeError(`skip must be a whole number; got ${skip}`);
-    const clean: FaultScope = {};
+    const clean: FaultScope<E> = {};
     if (scope.portalId !== undefined) clean.portalId = scope.portalId;
     if (scope.endpoint !== undefined) clean.endpoint = scope.endpoint;
     this.queue.push({ scope: clean, skip, remaining: count, fault });

@@ -62,8 +62,19 @@ export interface ConnectorHooks {
   onResponse?: (endpoint: string, status: number) => void;
 }
 
+/**
+ * What Talkdesk shows a customer who sets up this CRM's integration: the form of the integration
+ * document (`GET /talkdesk/integration.json?crm=<kind>`), one field per `auth` field.
+ */
+export interface TalkdeskForm {
+  displayName: string;
+  description: string;
+  fields: ReadonlyArray<{ name: string; displayName: string; helpText: string }>;
+}
+
 /** A CRM the bridge can mirror: its folder under src/crm exports one of these. */
 export interface ConnectorModule {
   readonly kind: string;
+  readonly talkdeskForm: TalkdeskForm;
   create(config: Config, hooks: ConnectorHooks): Connector;
 }

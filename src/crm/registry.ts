@@ -1,11 +1,12 @@
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TObject } from '@sinclair/typebox';
 import { ConfigError, enabledCrms, type Config } from '../config.js';
-import type { Connector, ConnectorHooks, ConnectorModule } from './connector.js';
+import type { Connector, ConnectorHooks, ConnectorModule, TalkdeskForm } from './connector.js';
 import { hubspot } from './hubspot/connector.js';
+import { pipedrive } from './pipedrive/connector.js';
 
 /** Every CRM the bridge can mirror. A new CRM is a folder under src/crm and one entry here. */
-const AVAILABLE: readonly ConnectorModule[] = [hubspot];
+const AVAILABLE: readonly ConnectorModule[] = [hubspot, pipedrive];
 
 /**
  * The connectors a process runs (the CRM setting; default all), one of each, so every tenant
@@ -50,4 +51,14 @@ export function createConnectors(config: Config, hooks: ConnectorHooks = {}): Co
     throw new ConfigError(`CRM: unknown ${unknown.join(', ')} (known: ${AVAILABLE.map((m) => m.kind).join(', ')}, or none)`);
   }
   return new ConnectorRegistry(AVAILABLE.filter((m) => wanted.includes(m.kind)).map((m) => m.create(config, hooks)));
+}
+
+/**
+ * The Talkdesk form of each CRM this process enables, in the registry's order (all of them when
+ * none is enabled, so the document still says what each integration asks for).
+ */
+export function talkdeskForms(config: Pick<Config, 'CRM'>): Array<{ kind: string; form: TalkdeskForm }> {
+  const enabled = enabledCrms(config);
+  const modules = enabled === 'all' || enabled.length === 0 ? AVAILABLE : AVAILABLE.filter((m) => enabled.includes(m.kind));
+  return modules.map((m) => ({ kind: m.kind, form: m.talkdeskForm }));
 }

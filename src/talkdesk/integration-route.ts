@@ -1,5 +1,9 @@
+import createError from '@fastify/error';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { talkdeskForms } from '../crm/registry.js';
+
+const CrmNotEnabledError = createError<[string, string]>('CRM_NOT_ENABLED', 'this bridge has no %s integration (it has: %s)', 404);
 
 /** Talkdesk's integration configuration document (shared/talkdesk-contact-sync.md, "Integration configuration"). */
 export const IntegrationSchema = Type.Object({
@@ -15,31 +19,37 @@ export const IntegrationSchema = Type.Object({
 });
 
 /**
- * GET /talkdesk/integration.json: what an operator hands to Talkdesk to register this bridge.
+ * GET /talkdesk/integration.json: what an operator hands to Talkdesk to register this bridge, one
+ * document per enabled CRM (`?crm=pipedrive`; the first enabled CRM's without it), whose form
+ * asks for exactly the `auth` fields that CRM's connector accepts.
  * Built from PUBLIC_URL (the bridge's public HTTPS base; Talkdesk calls bridges over HTTPS only),
  * or from the request's own host when it is unset (development).
  */
 const integrationRoute: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app;
+  const forms = talkdeskForms(config);
   app.get(
     '/talkdesk/integration.json',
-    { schema: { summary: 'The Talkdesk integration configuration of this bridge', tags: ['talkdesk'], response: { 200: IntegrationSchema } } },
+    {
+      schema: {
+        summary: 'The Talkdesk integration configuration of this bridge, for one of its CRMs',
+        tags: ['talkdesk'],
+        querystring: Type.Object({ crm: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: "the CRM (e.g. 'pipedrive'); the first enabled one by default" })) }),
+        response: { 200: IntegrationSchema },
+      },
+    },
     async (request) => {
+      const wanted = request.query.crm;
+      const entry = wanted === undefined ? forms[0] : forms.find((f) => f.kind === wanted);
+      if (!entry) throw new CrmNotEnabledError(wanted ?? 'CRM', forms.map((f) => f.kind).join(', ') || 'none');
+      const { kind, form } = entry;
       const base = (config.PUBLIC_URL ?? `${request.protocol}://${request.host}`).replace(/\/$/, '');
       return {
-        name: 'contact_bridge_hubspot',
-        display_name: 'HubSpot contacts',
-        description: 'Identifies callers from your HubSpot contacts: names, companies, emails and phone numbers, kept in sync every few minutes.',
+        name: `contact_bridge_${kind}`,
+        display_name: form.displayName,
+        description: form.description,
         authentication_type: 'custom' as const,
-        authentication_fields: [
-          {
-            name: 'access_token',
-            display_name: 'HubSpot private app access token',
-            mandatory: true,
-            help_text:
-              'In HubSpot, open Settings → Integrations → Private Apps, create an app with the scope crm.objects.contacts.read, and paste its access token here. See https://developers.hubspot.com/docs/api/private-apps',
-          },
-        ],
+        authentication_fields: form.fields.map((f) => ({ name: f.name, display_name: f.displayName, mandatory: true, help_text: f.helpText })),
         endpoints: {
           contact_synchronization: `${base}${config.SYNC_PATH}`,
           auth_validation: `${base}/auth_validation`,

@@ -6,7 +6,7 @@ import type { PublicObjectSearchRequest } from '@hubspot/api-client/lib/codegen/
 import { CrmRateLimitedError, CrmUnauthorizedError, CrmUnavailableError } from '../errors.js';
 import { budget, type RateBudget, type RollingWindowLimiter } from '../rate-limiter.js';
 import { isHubSpotToken } from './auth.js';
-import { parseRetryAfter } from './retry-after.js';
+import { parseRetryAfter } from '../retry-after.js';
 
 export interface HubSpotClientOptions {
   baseUrl: string;

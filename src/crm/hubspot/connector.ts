@@ -160,6 +160,18 @@ export class HubSpotConnector implements Connector {
 
 export const hubspot: ConnectorModule = {
   kind: 'hubspot',
+  talkdeskForm: {
+    displayName: 'HubSpot contacts',
+    description: 'Identifies callers from your HubSpot contacts: names, companies, emails and phone numbers, kept in sync every few minutes.',
+    fields: [
+      {
+        name: 'access_token',
+        displayName: 'HubSpot private app access token',
+        helpText:
+          'In HubSpot, open Settings → Integrations → Private Apps, create an app with the scope crm.objects.contacts.read, and paste its access token here. See https://developers.hubspot.com/docs/api/private-apps',
+      },
+    ],
+  },
   create: (config, hooks) =>
     new HubSpotConnector({
       baseUrl: config.HUBSPOT_BASE_URL,

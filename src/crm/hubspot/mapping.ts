@@ -1,6 +1,7 @@
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { Contact } from '../../mirror/contact.js';
-import { normalizePhone } from './phone.js';
+import { clean, fit, list, MAX_ID, MAX_LONG_TEXT, MAX_TEXT } from '../contact-text.js';
+import { normalizePhone } from '../phone.js';
 
 /**
  * The HubSpot contact properties the mapping reads: pass them as the API's `properties=`.
@@ -39,12 +40,6 @@ export interface MapHubSpotContactOptions {
   /** Region in which phone numbers without a country prefix are read (DEFAULT_PHONE_REGION). */
   defaultRegion: CountryCode;
 }
-
-// The limits of ContactSchema (src/mirror/contact.ts); the schema check in the tests keeps them in step.
-const MAX_ID = 512;
-const MAX_TEXT = 2048;
-const MAX_LONG_TEXT = 4096;
-const MAX_ITEMS = 100;
 
 export class HubSpotMappingError extends Error {
   override name = 'HubSpotMappingError';
@@ -109,47 +104,4 @@ export function mapHubSpotContact(record: HubSpotContactRecord, options: MapHubS
   if (twitter !== undefined) contact.twitter = twitter;
   contact.url = `https://app.hubspot.com/contacts/${encodeURIComponent(portalId)}/record/0-1/${encodeURIComponent(id)}`;
   return contact;
-}
-
-const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/**
- * Storable text, trimmed; undefined when nothing is left. PostgreSQL text cannot hold U+0000
- * (dropped), and an unpaired surrogate has no UTF-8 form (replaced by U+FFFD, as a UTF-8 decoder
- * would); the mirror refuses both (mirror/contact.ts), so a CRM value holding one must not stop
- * its whole page.
- */
-function clean(value: string | null | undefined): string | undefined {
-  const v = value?.replaceAll('\u0000', '').replace(UNPAIRED_SURROGATE, '\uFFFD').trim();
-  return v ? v : undefined;
-}
-
-/**
- * Cut to at most `max` UTF-16 code units (the unit of JSON Schema's maxLength as TypeBox checks
- * it) without splitting a surrogate pair, and trimmed again so the cut leaves no trailing blank.
- */
-function fit(value: string, max: number): string;
-function fit(value: string | undefined, max: number): string | undefined;
-function fit(value: string | undefined, max: number): string | undefined {
-  if (value === undefined || value.length <= max) return value;
-  let end = max;
-  const last = value.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end -= 1; // a high surrogate whose low half would be cut off
-  return value.slice(0, end).trimEnd();
-}
-
-/** Present values, each cut to the item limit, de-duplicated by `key` (first one kept), at most 100. */
-function list(values: (string | undefined)[], key: (value: string) => string): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const value of values) {
-    if (value === undefined) continue;
-    const item = fit(value, MAX_TEXT);
-    const k = key(item);
-    if (seen.has(k)) continue;
-    seen.add(k);
-    out.push(item);
-    if (out.length === MAX_ITEMS) break;
-  }
-  return out;
 }

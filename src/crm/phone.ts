@@ -4,7 +4,7 @@ import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/
 const HAS_DIGIT = /\p{Nd}/u;
 
 /**
- * One phone value as HubSpot holds it → the form the mirror stores:
+ * One phone value as a CRM holds it → the form the mirror stores:
  * - E.164 (`+14155550132`, any extension dropped) when it parses as a valid number, numbers
  *   without a country prefix being read in `defaultRegion`;
  * - the value as given (trimmed) when it has digits but is not a valid number (`555`, `0044 …`

@@ -1,9 +1,9 @@
 /**
- * The longest wait a Retry-After header can impose. The header comes from HubSpot or anything
+ * The longest wait a Retry-After header can impose. The header comes from the CRM or anything
  * between us and it (a proxy, a CDN error page): a wrong clock or a misconfigured proxy can say
  * "come back tomorrow" or "in 10^20 seconds", and a worker that obeyed would sit on its job (and
  * the tenant's sync) indefinitely, or overflow setTimeout (which fires at once above 2^31-1 ms).
- * HubSpot's own limits are per 10 seconds and per day; at worst a capped wait means one more
+ * The CRMs' own limits are per seconds and per day; at worst a capped wait means one more
  * 429 an hour later, which is cheap and bounded, while an uncapped one is not.
  */
 export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
