@@ -133,6 +133,20 @@ export function registerControlRoutes(app: FastifyInstance, control: SimControl)
     if (!Array.isArray(b.ids)) throw validationError('ids must be an array');
     return control.archiveContacts(b.ids as string[], { ...portalRef(b), ...at(b) });
   });
+  app.post('/__sim/contacts/restore', async (request) => {
+    const b = body(request.body);
+    if (!Array.isArray(b.ids)) throw validationError('ids must be an array');
+    return control.restoreContacts(b.ids as string[], { ...portalRef(b), ...at(b) });
+  });
+  app.post('/__sim/contacts/merge', async (request) => {
+    const b = body(request.body);
+    return control.mergeContacts(requiredId(b, 'objectIdToMerge'), requiredId(b, 'primaryObjectId'), { ...portalRef(b), ...at(b) });
+  });
+  app.post('/__sim/contacts/privacy-delete', async (request) => {
+    const b = body(request.body);
+    if (!Array.isArray(b.ids)) throw validationError('ids must be an array');
+    return control.privacyDeleteContacts(b.ids as string[], { ...portalRef(b), ...at(b) });
+  });
   app.post('/__sim/contacts/bulk-edit', async (request) => {
     const b = body(request.body);
     const count = num(b, 'count');
@@ -177,6 +191,13 @@ function requiredString(b: Body, name: string): string {
   const v = b[name];
   if (typeof v !== 'string' || v === '') throw validationError(`${name} must be a non-empty string`);
   return v;
+}
+
+function requiredId(b: Body, name: string): string {
+  const v = b[name];
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+  if (typeof v === 'string' && /^\d+$/.test(v)) return v;
+  throw validationError(`${name} must be a contact id`);
 }
 
 function portalRef(b: Body): { portalId?: number } {

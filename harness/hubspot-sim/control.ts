@@ -95,6 +95,29 @@ export class SimControl {
     return ids.map((id) => toFullContact(store.archive(parseId(id), at)));
   }
 
+  /** HubSpot's restore of archived contacts: live again, with a new lastmodifieddate. */
+  restoreContacts(ids: readonly (string | number)[], opts: PortalRef & At = {}): ApiContact[] {
+    const { store } = this.portal(opts);
+    const at = opts.at ?? this.clock();
+    return ids.map((id) => toFullContact(store.restore(parseId(id), at)));
+  }
+
+  /**
+   * Merges `loserId` into `survivorId` (HubSpot's "merge contacts"): returns the survivor, whose
+   * hs_merged_object_ids now lists the loser. The loser's id is gone from every listing.
+   */
+  mergeContacts(loserId: string | number, survivorId: string | number, opts: PortalRef & At = {}): ApiContact {
+    const { store } = this.portal(opts);
+    return toFullContact(store.merge(parseId(loserId), parseId(survivorId), opts.at));
+  }
+
+  /** GDPR deletions: gone from the list, the archived list and search, with no trace a client can read. */
+  privacyDeleteContacts(ids: readonly (string | number)[], opts: PortalRef & At = {}): { deleted: string[] } {
+    const { store } = this.portal(opts);
+    const at = opts.at ?? this.clock();
+    return { deleted: ids.map((id) => String(store.privacyDelete(parseId(id), at).id)) };
+  }
+
   /** Edits many contacts at one instant, as a HubSpot import or workflow does: they share lastmodifieddate. */
   bulkEdit(opts: BulkEdit): { updated: number; lastmodifieddate: string } {
     const { store } = this.portal(opts);
