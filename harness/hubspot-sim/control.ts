@@ -1,9 +1,11 @@
 import { iso, parsePropertyInput, toFullContact, type ApiContact, type ContactVersion, type PropertyInput } from './contact.js';
 import { objectNotFound, validationError } from './errors.js';
 import type { Delay, FailNext, FaultBook, RateLimitNext } from './faults.js';
+import type { OAuthBook } from './oauth.js';
 import type { Portal, PortalRegistry } from './portals.js';
 import type { RateLimits } from './rate-limit.js';
 import type { SimStats, StatsRecorder } from './stats.js';
+import type { WebhookDispatcher } from './webhooks.js';
 
 /** Which portal a call is about; the first configured portal when absent. */
 export interface PortalRef {
@@ -39,6 +41,10 @@ export class SimControl {
     private readonly recorder: StatsRecorder,
     private readonly settings: SimSettings,
     private readonly clock: () => number,
+    /** OAuth apps, installs and tokens (oauth.ts): add apps, shorten token life, uninstall, count refreshes. */
+    readonly oauth: OAuthBook,
+    /** Webhook targets, delivery faults and delivery stats (webhooks.ts). */
+    readonly webhooks: WebhookDispatcher,
   ) {}
 
   get portalIds(): number[] {
