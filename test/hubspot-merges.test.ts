@@ -205,3 +205,23 @@ t.test('a merge with webhooks off and a private-app token leaves Talkdesk with o
 async function urlOf(client: Client): Promise<string> {
   return (client.config.basePath ?? '').replace(/\/$/, '');
 }
+
+t.test('a survivor archived right after its merge: the deletion scan tombstones what it absorbed too', async (t) => {
+  // Neither id is searchable any more (the loser is gone, the survivor archived): only the
+  // archived list, through the survivor's hs_merged_object_ids, says the loser is gone.
+  const sim = await startSim(t, { portals: [{ portalId: PORTAL, tokens: [TOKEN], contacts: 40 }] });
+  const h = await buildIngestStack(t, sim, { DELETE_RECONCILE_SECONDS: '1' });
+  const talkdesk = new TalkdeskCopy(h.sync, { access_token: TOKEN });
+  const equal = async () => {
+    await talkdesk.sync();
+    return talkdesk.checkpoint !== undefined && diffCount(diff(talkdesk.contacts, crmTruth(sim.control, PORTAL))) === 0;
+  };
+  await eventually('backfill reaches Talkdesk', equal);
+  const [loser, survivor] = sim.control.liveContacts().slice(5, 7).map((c) => c.id);
+  sim.control.mergeContacts(loser!, survivor!);
+  sim.control.archiveContacts([survivor!]);
+
+  await eventually('Talkdesk equals the CRM again', equal, 30_000);
+  t.notOk(talkdesk.contacts.has(loser!), 'the absorbed contact left Talkdesk');
+  t.notOk(talkdesk.contacts.has(survivor!), 'and so did the archived survivor');
+});
