@@ -122,7 +122,8 @@ export class HubSpotConnector implements Connector {
       const asked = unique.slice(i, i + BATCH_READ_MAX_IDS);
       const { results } = await api.readContacts(asked, HUBSPOT_READ_PROPERTIES);
       const mapped = this.map(account, results);
-      const named = new Set(mapped.map((c) => c.id));
+      // Found (mapped or not: an unmappable record is skipped, never tombstoned) or tombstoned already.
+      const named = new Set([...results.map((r) => r.id), ...mapped.map((c) => c.id)]);
       // Not found and merged-away alike: the id asked for is no contact of its own any more.
       const gone = asked.filter((id) => !named.has(id)).map((id) => ({ id, deleted: true as const }));
       out.push(...mapped, ...gone);
