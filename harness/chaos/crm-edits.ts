@@ -5,9 +5,9 @@ import { ContactGenerator } from '../hubspot-sim/generate.js';
 import type { CrmWriteCounts } from './figures.js';
 import { sample, shuffle, type Prng } from './random.js';
 
-export type CrmWriteKind = 'create' | 'edit' | 'noop-edit' | 'blanking-edit' | 'bulk-edit' | 'archive';
+export type CrmWriteKind = 'create' | 'edit' | 'noop-edit' | 'blanking-edit' | 'bulk-edit' | 'archive' | 'merge';
 
-// How often each kind of write happens; archivals stay below creates so portals do not drain.
+// How often each kind of write happens; archivals and merges stay below creates so portals do not drain.
 const WEIGHTS: ReadonlyArray<[CrmWriteKind, number]> = [
   ['create', 20],
   ['edit', 40],
@@ -15,6 +15,7 @@ const WEIGHTS: ReadonlyArray<[CrmWriteKind, number]> = [
   ['blanking-edit', 12],
   ['bulk-edit', 6],
   ['archive', 10],
+  ['merge', 5],
 ];
 
 // What the mapping reads (src/crm/hubspot/mapping.ts), less the read-only id and change time:
@@ -33,7 +34,7 @@ const MIN_LIVE = 20;
 
 /**
  * The CRM side of the chaos run: random creates, edits (some that change nothing, some that
- * empty fields), bulk edits sharing one lastmodifieddate, and archivals, written into the
+ * empty fields), bulk edits sharing one lastmodifieddate, archivals and merges, written into the
  * simulated HubSpot as its users would. Draws only from its own stream, so the same seed makes
  * the same sequence of writes (when they land is the machine's).
  */
@@ -97,6 +98,13 @@ export class CrmEditor {
         const ids = sample(this.rng, live, this.rng.int(1, 3));
         this.control.archiveContacts(ids, { portalId });
         this.counts.archivals += ids.length;
+        break;
+      }
+      case 'merge': {
+        // Listed nowhere afterwards: only the survivor's hs_merged_object_ids tells the bridge.
+        const [loser, survivor] = sample(this.rng, live, 2);
+        this.control.mergeContacts(loser!, survivor!, { portalId });
+        this.counts.merges++;
         break;
       }
     }

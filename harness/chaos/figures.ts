@@ -13,6 +13,8 @@ export interface CrmWriteCounts {
   bulkEdits: number;
   bulkEdited: number;
   archivals: number;
+  /** Contacts merged into another (the loser's id is listed nowhere after it, only in the survivor's hs_merged_object_ids). */
+  merges: number;
 }
 
 export interface SyncCounts {
@@ -103,6 +105,7 @@ export function figuresTable(f: Figures): string {
     ['CRM edits that empty fields', num(f.crm.blankingEdits)],
     ['CRM bulk edits at one timestamp (contacts)', `${num(f.crm.bulkEdits)} (${num(f.crm.bulkEdited)})`],
     ['CRM archivals', num(f.crm.archivals)],
+    ['CRM merges', num(f.crm.merges)],
     ['sync runs: full / incremental', `${num(f.sync.runs)}: ${num(f.sync.full)} / ${num(f.sync.incremental)}`],
     ['sync runs: over HTTP / in-process; with small pages', `${num(f.sync.overHttp)} / ${num(f.sync.inProcess)}; ${num(f.sync.smallPages)}`],
     ['sync pages', num(f.sync.pages)],
@@ -128,7 +131,7 @@ export function emptyFigures(seed: number, rounds: number, tenants: number, work
     rounds,
     tenants,
     workers,
-    crm: { creates: 0, edits: 0, noopEdits: 0, blankingEdits: 0, bulkEdits: 0, bulkEdited: 0, archivals: 0 },
+    crm: { creates: 0, edits: 0, noopEdits: 0, blankingEdits: 0, bulkEdits: 0, bulkEdited: 0, archivals: 0, merges: 0 },
     sync: { runs: 0, full: 0, incremental: 0, pages: 0, overHttp: 0, inProcess: 0, smallPages: 0, failed: {} },
     faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
     crmFaultAnswers: { rateLimited: 0, serverErrors: 0 },

@@ -27,8 +27,12 @@ export const EDITABLE_PROPERTIES = [
   'twitterhandle',
 ] as const;
 
-/** Set by HubSpot itself; rejected on writes as HubSpot rejects read-only properties. */
-export const READ_ONLY_PROPERTIES = ['hs_object_id', 'createdate', 'lastmodifieddate'] as const;
+/**
+ * Set by HubSpot itself; rejected on writes as HubSpot rejects read-only properties.
+ * `hs_merged_object_ids` lists the ids merged into a contact, semicolon-separated ("101;205"),
+ * as HubSpot's multi-value properties are; null on a contact that absorbed none.
+ */
+export const READ_ONLY_PROPERTIES = ['hs_object_id', 'createdate', 'lastmodifieddate', 'hs_merged_object_ids'] as const;
 
 export type EditableProperty = (typeof EDITABLE_PROPERTIES)[number];
 export type ContactProps = { readonly [K in EditableProperty]: string | null };
@@ -55,6 +59,8 @@ export interface ContactVersion {
   /** lastmodifieddate and updatedAt, in epoch ms. */
   readonly updatedAt: number;
   readonly archivedAt: number | null;
+  /** Ids merged into this contact (and into those, transitively), ascending; empty for most. */
+  readonly mergedIds: readonly number[];
 }
 
 /** The JSON HubSpot sends for one object (SimplePublicObject). */
@@ -105,6 +111,8 @@ export function propertyValue(c: ContactVersion, name: string): string | null | 
       return iso(c.createdAt);
     case 'lastmodifieddate':
       return iso(c.updatedAt);
+    case 'hs_merged_object_ids':
+      return c.mergedIds.length === 0 ? null : c.mergedIds.join(';');
     default:
       return isEditableProperty(name) ? c.props[name] : undefined;
   }
@@ -138,7 +146,10 @@ export function toApiContact(c: ContactVersion, requested?: readonly string[]): 
 
 /** Every property, for tests that compare a mirror with the source. */
 export function toFullContact(c: ContactVersion): ApiContact {
-  return toApiContact(c, [...EDITABLE_PROPERTIES]);
+  const full = toApiContact(c, [...EDITABLE_PROPERTIES]);
+  // Only on a survivor of a merge, so that every other contact keeps the shape it always had.
+  if (c.mergedIds.length > 0) full.properties.hs_merged_object_ids = c.mergedIds.join(';');
+  return full;
 }
 
 /**

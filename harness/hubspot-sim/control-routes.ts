@@ -8,7 +8,15 @@ import type { RateLimits } from './rate-limit.js';
 /**
  * The control object over HTTP, for a sync running in another process (the demo, out-of-process
  * tests). JSON in, JSON out; errors are HubSpot-shaped 400s. These routes pass no gateway: no
- * token, no limits, not counted in stats.
+ * token, no limits, not counted in stats. Apps, OAuth and webhooks: app-control-routes.ts.
+ *
+ * Contacts: GET /__sim/contacts[?archived=true], GET /__sim/contacts/:id, POST /__sim/contacts
+ * {contacts}, POST /__sim/contacts/generate {count, historical?}, PATCH /__sim/contacts/:id
+ * {properties}, POST /__sim/contacts/:id/touch, POST /__sim/contacts/archive {ids},
+ * POST /__sim/contacts/restore {ids}, POST /__sim/contacts/merge {objectIdToMerge,
+ * primaryObjectId} (HubSpot's merge body; answers the survivor), POST
+ * /__sim/contacts/privacy-delete {ids} (GDPR: gone from every listing), POST
+ * /__sim/contacts/bulk-edit {ids | count, properties}. Each takes portalId and at (a write time).
  */
 export function registerControlRoutes(app: FastifyInstance, control: SimControl): void {
   app.get('/__sim/portals', async () =>
@@ -133,6 +141,20 @@ export function registerControlRoutes(app: FastifyInstance, control: SimControl)
     if (!Array.isArray(b.ids)) throw validationError('ids must be an array');
     return control.archiveContacts(b.ids as string[], { ...portalRef(b), ...at(b) });
   });
+  app.post('/__sim/contacts/restore', async (request) => {
+    const b = body(request.body);
+    if (!Array.isArray(b.ids)) throw validationError('ids must be an array');
+    return control.restoreContacts(b.ids as string[], { ...portalRef(b), ...at(b) });
+  });
+  app.post('/__sim/contacts/merge', async (request) => {
+    const b = body(request.body);
+    return control.mergeContacts(requiredId(b, 'objectIdToMerge'), requiredId(b, 'primaryObjectId'), { ...portalRef(b), ...at(b) });
+  });
+  app.post('/__sim/contacts/privacy-delete', async (request) => {
+    const b = body(request.body);
+    if (!Array.isArray(b.ids)) throw validationError('ids must be an array');
+    return control.privacyDeleteContacts(b.ids as string[], { ...portalRef(b), ...at(b) });
+  });
   app.post('/__sim/contacts/bulk-edit', async (request) => {
     const b = body(request.body);
     const count = num(b, 'count');
@@ -177,6 +199,13 @@ function requiredString(b: Body, name: string): string {
   const v = b[name];
   if (typeof v !== 'string' || v === '') throw validationError(`${name} must be a non-empty string`);
   return v;
+}
+
+function requiredId(b: Body, name: string): string {
+  const v = b[name];
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+  if (typeof v === 'string' && /^\d+$/.test(v)) return v;
+  throw validationError(`${name} must be a contact id`);
 }
 
 function portalRef(b: Body): { portalId?: number } {

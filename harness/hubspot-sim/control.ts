@@ -1,9 +1,11 @@
 import { iso, parsePropertyInput, toFullContact, type ApiContact, type ContactVersion, type PropertyInput } from './contact.js';
 import { objectNotFound, validationError } from './errors.js';
 import type { Delay, FailNext, FaultBook, RateLimitNext } from './faults.js';
+import type { OAuthBook } from './oauth.js';
 import type { Portal, PortalRegistry } from './portals.js';
 import type { RateLimits } from './rate-limit.js';
 import type { SimStats, StatsRecorder } from './stats.js';
+import type { WebhookDispatcher } from './webhooks.js';
 
 /** Which portal a call is about; the first configured portal when absent. */
 export interface PortalRef {
@@ -39,6 +41,10 @@ export class SimControl {
     private readonly recorder: StatsRecorder,
     private readonly settings: SimSettings,
     private readonly clock: () => number,
+    /** OAuth apps, installs and tokens (oauth.ts): add apps, shorten token life, uninstall, count refreshes. */
+    readonly oauth: OAuthBook,
+    /** Webhook targets, delivery faults and delivery stats (webhooks.ts). */
+    readonly webhooks: WebhookDispatcher,
   ) {}
 
   get portalIds(): number[] {
@@ -93,6 +99,29 @@ export class SimControl {
     const { store } = this.portal(opts);
     const at = opts.at ?? this.clock();
     return ids.map((id) => toFullContact(store.archive(parseId(id), at)));
+  }
+
+  /** HubSpot's restore of archived contacts: live again, with a new lastmodifieddate. */
+  restoreContacts(ids: readonly (string | number)[], opts: PortalRef & At = {}): ApiContact[] {
+    const { store } = this.portal(opts);
+    const at = opts.at ?? this.clock();
+    return ids.map((id) => toFullContact(store.restore(parseId(id), at)));
+  }
+
+  /**
+   * Merges `loserId` into `survivorId` (HubSpot's "merge contacts"): returns the survivor, whose
+   * hs_merged_object_ids now lists the loser. The loser's id is gone from every listing.
+   */
+  mergeContacts(loserId: string | number, survivorId: string | number, opts: PortalRef & At = {}): ApiContact {
+    const { store } = this.portal(opts);
+    return toFullContact(store.merge(parseId(loserId), parseId(survivorId), opts.at));
+  }
+
+  /** GDPR deletions: gone from the list, the archived list and search, with no trace a client can read. */
+  privacyDeleteContacts(ids: readonly (string | number)[], opts: PortalRef & At = {}): { deleted: string[] } {
+    const { store } = this.portal(opts);
+    const at = opts.at ?? this.clock();
+    return { deleted: ids.map((id) => String(store.privacyDelete(parseId(id), at).id)) };
   }
 
   /** Edits many contacts at one instant, as a HubSpot import or workflow does: they share lastmodifieddate. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULT_PROPERTIES, parsePropertyInput, toApiContact, type ContactVersion } from './contact.js';
 import { objectNotFound, validationError } from './errors.js';
+import { batchRead } from './batch-read.js';
 import type { EndpointName } from './faults.js';
 import type { Portal } from './portals.js';
 import { runSearch } from './search-exec.js';
@@ -31,6 +32,7 @@ export const CRM_ROUTES: readonly Route[] = [
   { method: 'GET', url: '/account-info/v3/details', endpoint: 'account-info' },
   { method: 'GET', url: '/crm/v3/objects/contacts', endpoint: 'contacts.list' },
   { method: 'POST', url: '/crm/v3/objects/contacts/search', endpoint: 'contacts.search' },
+  { method: 'POST', url: '/crm/v3/objects/contacts/batch/read', endpoint: 'contacts.batch-read' },
   { method: 'GET', url: '/crm/v3/objects/contacts/:contactId', endpoint: 'contacts.get' },
   { method: 'POST', url: '/crm/v3/objects/contacts', endpoint: 'contacts.create' },
   { method: 'PATCH', url: '/crm/v3/objects/contacts/:contactId', endpoint: 'contacts.update' },
@@ -88,12 +90,20 @@ export function registerCrmRoutes(app: FastifyInstance, { portalOf, clock }: Crm
     return body;
   });
 
+  app.post('/crm/v3/objects/contacts/batch/read', async (request, reply) => {
+    const { store } = portalOf(request);
+    const archived = booleanParam(single((request.query as Query).archived), 'archived');
+    const answer = batchRead(store, request.body, archived, clock());
+    return reply.code(answer.status).send(answer.body);
+  });
+
   app.get('/crm/v3/objects/contacts/:contactId', async (request) => {
     const { store } = portalOf(request);
     const { contactId } = request.params as { contactId: string };
     const query = request.query as Query;
     const archived = booleanParam(single(query.archived), 'archived');
-    const c = /^\d+$/.test(contactId) ? store.get(Number(contactId)) : undefined;
+    // An id merged into another contact reads as that contact (whose own id the answer carries).
+    const c = /^\d+$/.test(contactId) ? store.resolve(Number(contactId)) : undefined;
     if (!c || (c.archivedAt !== null) !== archived) throw objectNotFound(contactId);
     return toApiContact(c, propertyList(query.properties));
   });

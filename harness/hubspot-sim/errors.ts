@@ -76,6 +76,16 @@ export function authenticationError(correlationId: string): HubSpotErrorBody {
   };
 }
 
+/** What HubSpot answers (401) an OAuth access token past its expiry. */
+export function expiredAuthenticationError(correlationId: string, expiredMs: number): HubSpotErrorBody {
+  return {
+    status: 'error',
+    message: `The OAuth token used to make this call expired ${Math.floor(expiredMs / 60_000)} minute(s) ago.`,
+    correlationId,
+    category: 'EXPIRED_AUTHENTICATION',
+  };
+}
+
 /** What HubSpot answers (403) a token of the portal that was not granted the scope a call needs. */
 export function missingScopesError(correlationId: string, requiredScope: string): HubSpotErrorBody {
   return {

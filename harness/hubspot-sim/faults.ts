@@ -6,6 +6,7 @@ export const ENDPOINTS = [
   'contacts.list',
   'contacts.search',
   'contacts.get',
+  'contacts.batch-read',
   'contacts.create',
   'contacts.update',
   'contacts.archive',

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticationError, missingScopesError, rateLimitError, serverError } from './errors.js';
+import { authenticationError, expiredAuthenticationError, missingScopesError, rateLimitError, serverError } from './errors.js';
 import type { EndpointName, FaultBook } from './faults.js';
+import type { ResolvedToken } from './oauth.js';
 import type { Portal, PortalRegistry } from './portals.js';
 import { TEN_SECONDS_MS } from './rate-limit.js';
 import { missingScope } from './scopes.js';
@@ -15,6 +16,8 @@ export interface GatewayDeps {
   faults: FaultBook;
   stats: StatsRecorder;
   clock: () => number;
+  /** OAuth access tokens (oauth.ts): a token no private app has is looked up here. */
+  oauthToken?: (token: string) => ResolvedToken | undefined;
   /** The HubSpot endpoint a matched route serves; undefined for the sim's own routes. */
   endpointOf(method: string, routeUrl: string | undefined): EndpointName | undefined;
 }
@@ -49,12 +52,19 @@ export function installGateway(app: FastifyInstance, deps: GatewayDeps): (reques
     reply.header(CORRELATION_HEADER, correlationId);
 
     const token = bearerToken(request.headers.authorization) ?? '';
-    const portal = registry.byToken(token);
-    if (!portal) return reply.code(401).send(authenticationError(correlationId));
+    let portal = registry.byToken(token);
+    let scopes = registry.scopesOf(token);
+    if (!portal) {
+      const oauth = deps.oauthToken?.(token);
+      if (oauth?.kind === 'expired') return reply.code(401).send(expiredAuthenticationError(correlationId, oauth.expiredMs));
+      if (oauth?.kind !== 'valid') return reply.code(401).send(authenticationError(correlationId));
+      portal = registry.get(oauth.portalId);
+      scopes = oauth.scopes;
+    }
     inFlight.set(request, { portal, endpoint, released: false });
     stats.begin(portal.id);
 
-    const lacking = missingScope(endpoint, registry.scopesOf(token));
+    const lacking = missingScope(endpoint, scopes);
     if (lacking !== undefined) return reply.code(403).send(missingScopesError(correlationId, lacking));
 
     const delay = faults.delayFor(portal.id, endpoint);

@@ -6,6 +6,7 @@
  * Point @hubspot/api-client's basePath at http://HOST:PORT; drive it through /__sim (control-routes.ts).
  */
 import { parseArgs } from 'node:util';
+import type { OAuthAppOptions } from './oauth.js';
 import type { PortalOptions } from './portals.js';
 import { buildHubSpotSim } from './server.js';
 
@@ -23,6 +24,9 @@ const USAGE = `hubspot-sim: a HubSpot CRM v3 simulator
   --search-lag-ms N      delay before a write is visible to search (2000)
   --ten-secondly N       requests per rolling 10 s per portal, search excluded (100)
   --search-per-second N  search requests per second per portal (5)
+  --app ID:CLIENT_ID:SECRET  an OAuth app that can be installed (GET /oauth/authorize) and send
+                         webhooks (control API: /__sim/oauth/*, /__sim/webhooks/*); repeatable
+  --access-token-ttl N   lifetime of OAuth access tokens in seconds (1800)
   --log                  log every request
   --help`;
 
@@ -37,6 +41,12 @@ function parsePortal(spec: string): PortalOptions {
   const [id, tokens, contacts] = spec.split(':');
   if (!id || !tokens) throw new Error(`--portal must be ID:TOKENS[:CONTACTS]; got ${spec}`);
   return { portalId: int('portal', id, 0), tokens: tokens.split(',').filter(Boolean), contacts: int('portal', contacts, 0) };
+}
+
+function parseApp(spec: string): OAuthAppOptions {
+  const [id, clientId, clientSecret] = spec.split(':');
+  if (!id || !clientId || !clientSecret) throw new Error(`--app must be ID:CLIENT_ID:SECRET; got ${spec}`);
+  return { appId: int('app', id, 0), clientId, clientSecret };
 }
 
 function parseScopedToken(spec: string): { token: string; scopes: string[] } {
@@ -59,6 +69,8 @@ async function main(): Promise<void> {
       'search-lag-ms': { type: 'string' },
       'ten-secondly': { type: 'string' },
       'search-per-second': { type: 'string' },
+      app: { type: 'string', multiple: true },
+      'access-token-ttl': { type: 'string' },
       log: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -84,6 +96,8 @@ async function main(): Promise<void> {
       searchPerSecond: int('search-per-second', values['search-per-second'], 5),
     },
     logger: values.log ? { level: 'info' } : false,
+    apps: (values.app ?? []).map(parseApp),
+    accessTokenTtlSeconds: int('access-token-ttl', values['access-token-ttl'], 1800) || 1800,
   });
   const address = await app.listen({ port: int('port', values.port, 4010), host: values.host ?? '127.0.0.1' });
   console.log(`hubspot-sim listening on ${address} (ready in ${Date.now() - started} ms)`);

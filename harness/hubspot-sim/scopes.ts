@@ -10,6 +10,7 @@ export const REQUIRED_SCOPE: Record<EndpointName, string | undefined> = {
   'contacts.list': 'crm.objects.contacts.read',
   'contacts.search': 'crm.objects.contacts.read',
   'contacts.get': 'crm.objects.contacts.read',
+  'contacts.batch-read': 'crm.objects.contacts.read',
   'contacts.create': 'crm.objects.contacts.write',
   'contacts.update': 'crm.objects.contacts.write',
   'contacts.archive': 'crm.objects.contacts.write',

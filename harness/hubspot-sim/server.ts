@@ -6,9 +6,13 @@ import { endpointOf, registerCrmRoutes } from './crm-routes.js';
 import { SimHttpError } from './errors.js';
 import { FaultBook } from './faults.js';
 import { CORRELATION_HEADER, installGateway } from './gateway.js';
+import { registerAppControlRoutes } from './app-control-routes.js';
+import { OAuthBook, type OAuthAppOptions } from './oauth.js';
+import { registerOAuthRoutes } from './oauth-routes.js';
 import { Portal, PortalRegistry, type PortalOptions } from './portals.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limit.js';
 import { StatsRecorder } from './stats.js';
+import { WebhookDispatcher, type WebhookSettings } from './webhooks.js';
 
 export interface HubSpotSimOptions {
   /** Default: one portal, 62515, token "demo-token", no contacts. */
@@ -22,6 +26,12 @@ export interface HubSpotSimOptions {
   /** Seeds generated data and id gaps; the same seed gives the same portal. Default 1. */
   seed?: number;
   logger?: FastifyServerOptions['logger'];
+  /** OAuth apps (client id and secret) that can be installed in the portals and receive webhooks. */
+  apps?: OAuthAppOptions[];
+  /** Lifetime of OAuth access tokens (HubSpot's: 1800 s); a short one makes refreshes happen in tests. */
+  accessTokenTtlSeconds?: number;
+  /** Webhook retries: 10 attempts 1 s apart, 5 s to answer, by default. */
+  webhooks?: Partial<WebhookSettings>;
 }
 
 export interface HubSpotSim {
@@ -48,9 +58,17 @@ export async function buildHubSpotSim(options: HubSpotSimOptions = {}): Promise<
   }
   const faults = new FaultBook();
   const stats = new StatsRecorder(clock);
-  const control = new SimControl(registry, faults, stats, settings, clock);
+  const oauth = new OAuthBook(registry, { accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 1800 }, clock);
+  for (const a of options.apps ?? []) oauth.addApp(a);
+  const webhooks = new WebhookDispatcher(
+    { secretOf: (appId) => oauth.appById(appId)?.clientSecret, installedPortals: (appId) => oauth.installedPortals(appId), clock, seed },
+    { maxAttempts: 10, retryDelayMs: 1000, timeoutMs: 5000, ...options.webhooks },
+  );
+  for (const portal of registry.all()) portal.store.listen((event) => webhooks.onEvent(portal.id, event));
+  const control = new SimControl(registry, faults, stats, settings, clock, oauth, webhooks);
 
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 64 * 1024 * 1024 });
+  // OAuth tokens travel as path parameters (/oauth/v1/access-tokens/:token) and run to hundreds of characters.
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 64 * 1024 * 1024, routerOptions: { maxParamLength: 1024 } });
   app.setErrorHandler((error: FastifyError | SimHttpError | RangeError, request, reply) => {
     const correlationId = String(reply.getHeader(CORRELATION_HEADER) ?? randomUUID());
     if (error instanceof SimHttpError) return reply.code(error.statusCode).send(error.body(correlationId));
@@ -67,8 +85,11 @@ export async function buildHubSpotSim(options: HubSpotSimOptions = {}): Promise<
     reply.code(404).send({ status: 'error', message: `${request.method} ${request.url} is not a route the simulator serves`, correlationId: randomUUID() }),
   );
 
-  const portalOf = installGateway(app, { registry, faults, stats, clock, endpointOf });
+  const portalOf = installGateway(app, { registry, faults, stats, clock, endpointOf, oauthToken: (token) => oauth.resolve(token) });
   registerCrmRoutes(app, { portalOf, clock });
+  registerOAuthRoutes(app, oauth);
   registerControlRoutes(app, control);
+  registerAppControlRoutes(app, control);
+  app.addHook('onClose', async () => webhooks.close());
   return { app, control };
 }

@@ -70,7 +70,7 @@ ${found.map((p) => `\n- ${p}`).join('')}
 ## What a run does
 
 Each round, for 1.5–4 s: the simulated HubSpot receives random creates, edits (some that change
-nothing, some that empty fields), bulk edits sharing one \`lastmodifieddate\`, and archivals, at a
+nothing, some that empty fields), bulk edits sharing one \`lastmodifieddate\`, archivals and merges, at a
 rate drawn per round (with bursts); its search index lags by 0–1.5 s (drawn per round) and half
 the single writes reach it up to 2 s out of \`lastmodifieddate\` order, as HubSpot's index does
 (within the bridge's 5 s \`HUBSPOT_SEARCH_OVERLAP_SECONDS\`); two real worker processes (\`ROLE=worker\`, the production

@@ -18,7 +18,17 @@ export interface HubSpotClientOptions {
   onResponse?: (endpoint: HubSpotEndpoint, status: number) => void;
 }
 
-export type HubSpotEndpoint = 'account' | 'list' | 'search';
+export type HubSpotEndpoint = 'account' | 'list' | 'search' | 'batch-read';
+
+/** HubSpot's most ids per batch read. */
+export const BATCH_READ_MAX_IDS = 100;
+
+export interface HubSpotBatchRead {
+  /** What HubSpot found. An id merged into another contact comes back as the survivor, under the survivor's id. */
+  results: HubSpotRecord[];
+  /** Ids asked for that HubSpot reported not found (deleted for good, never existed, or not of `archived`'s kind). */
+  notFound: string[];
+}
 
 /** What one call may spend besides its key's own budget, and how long it may wait for that. */
 export interface CallBudget {
@@ -168,6 +178,24 @@ export class HubSpotApi {
       results: page.results.map((r) => ({ id: r.id, properties: r.properties })),
       total: page.total,
       nextAfter: page.paging?.next?.after,
+    };
+  }
+
+  /**
+   * POST /crm/v3/objects/contacts/batch/read: up to 100 ids at once (the re-read a webhook's
+   * events ask for). Ids that find nothing do not fail the call: HubSpot answers 207, listing them
+   * in an OBJECT_NOT_FOUND error. `archived` reads archived contacts only.
+   */
+  async readContacts(ids: readonly string[], properties: readonly string[], archived = false): Promise<HubSpotBatchRead> {
+    if (ids.length > BATCH_READ_MAX_IDS) throw new RangeError(`at most ${BATCH_READ_MAX_IDS} ids per batch read; got ${ids.length}`);
+    if (ids.length === 0) return { results: [], notFound: [] };
+    const body = { inputs: ids.map((id) => ({ id })), properties: [...properties], propertiesWithHistory: [] };
+    const page = await this.call('batch-read', () => this.client.crm.contacts.batchApi.read(body, archived, WITH_CONFIGURED_MIDDLEWARE));
+    const errors = ('errors' in page ? page.errors : undefined) ?? [];
+    const notFound = errors.filter((e) => e.category === 'OBJECT_NOT_FOUND').flatMap((e) => e.context?.ids ?? []);
+    return {
+      results: page.results.map((r) => ({ id: r.id, properties: r.properties, archivedAt: r.archivedAt })),
+      notFound,
     };
   }
 

@@ -4,8 +4,9 @@ import { CrmUnauthorizedError } from '../errors.js';
 import { budget, RollingWindowLimiter, type RateBudget } from '../rate-limiter.js';
 import type { MirrorChange } from '../../mirror/writer.js';
 import { HubSpotAuthSchema, hubspotToken, isHubSpotToken, tokenFingerprint } from './auth.js';
-import { HubSpotApi, type HubSpotEndpoint, type HubSpotRecord } from './client.js';
-import { HUBSPOT_CONTACT_PROPERTIES, HubSpotMappingError, mapHubSpotContact } from './mapping.js';
+import { BATCH_READ_MAX_IDS, HubSpotApi, type HubSpotEndpoint, type HubSpotRecord } from './client.js';
+import { HubSpotMappingError, mapHubSpotContact } from './mapping.js';
+import { HUBSPOT_ARCHIVED_READ_PROPERTIES, HUBSPOT_READ_PROPERTIES, mergeTombstones } from './merges.js';
 import { modifiedAt, searchPass, type SearchCursor, type SearchRequest } from './search-pass.js';
 
 export interface HubSpotConnectorOptions {
@@ -101,10 +102,33 @@ export class HubSpotConnector implements Connector {
   async *changes(account: ConnectorAccount, cursor: unknown): AsyncIterable<ConnectorPage> {
     const api = this.api(account.auth, account.accountId);
     const start = (cursor as SearchCursor | undefined) ?? this.changesCursorAt(this.now());
-    const search = (request: SearchRequest) => api.searchContacts(request, HUBSPOT_CONTACT_PROPERTIES);
+    const search = (request: SearchRequest) => api.searchContacts(request, HUBSPOT_READ_PROPERTIES);
     for await (const page of searchPass(search, start, this.now(), this.options.overlapSeconds * 1000)) {
       yield { changes: this.map(account, page.records), cursor: page.cursor, total: page.total };
     }
+  }
+
+  /**
+   * The current state of named contacts (what a webhook's events name), by batch reads of 100:
+   * each found contact, a tombstone for every id HubSpot no longer has (archived, deleted for
+   * privacy, never there) and for every id that now reads as another contact (merged into it),
+   * and tombstones of what the found ones list as merged into them.
+   */
+  async reread(account: ConnectorAccount, ids: readonly string[]): Promise<MirrorChange[]> {
+    const api = this.api(account.auth, account.accountId);
+    const out: MirrorChange[] = [];
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += BATCH_READ_MAX_IDS) {
+      const asked = unique.slice(i, i + BATCH_READ_MAX_IDS);
+      const { results } = await api.readContacts(asked, HUBSPOT_READ_PROPERTIES);
+      const mapped = this.map(account, results);
+      // Found (mapped or not: an unmappable record is skipped, never tombstoned) or tombstoned already.
+      const named = new Set([...results.map((r) => r.id), ...mapped.map((c) => c.id)]);
+      // Not found and merged-away alike: the id asked for is no contact of its own any more.
+      const gone = asked.filter((id) => !named.has(id)).map((id) => ({ id, deleted: true as const }));
+      out.push(...mapped, ...gone);
+    }
+    return out;
   }
 
   changesCursorAt(startedAtMs: number): SearchCursor {
@@ -116,16 +140,18 @@ export class HubSpotConnector implements Connector {
     const api = this.api(account.auth, account.accountId);
     let after = cursor?.after;
     for (;;) {
-      const page = await api.listContacts(archived ? ['hs_object_id'] : HUBSPOT_CONTACT_PROPERTIES, after, archived);
+      const page = await api.listContacts(archived ? HUBSPOT_ARCHIVED_READ_PROPERTIES : HUBSPOT_READ_PROPERTIES, after, archived);
       after = page.nextAfter;
+      // An archived survivor still names what was merged into it: gone too, and listed nowhere else.
       const changes: MirrorChange[] = archived
-        ? page.results.map((r) => ({ id: r.id, deleted: true as const }))
+        ? [...page.results.map((r) => ({ id: r.id, deleted: true as const })), ...mergeTombstones(page.results)]
         : this.map(account, page.results);
       yield { changes, cursor: after === undefined ? { done: true } : { after } };
       if (after === undefined) return;
     }
   }
 
+  /** The page's contacts, then tombstones of the ids merged into them (see merges.ts). */
   private map(account: ConnectorAccount, records: HubSpotRecord[]): MirrorChange[] {
     const out: MirrorChange[] = [];
     for (const record of records) {
@@ -137,6 +163,7 @@ export class HubSpotConnector implements Connector {
         if (!(err instanceof HubSpotMappingError)) throw err;
       }
     }
+    out.push(...mergeTombstones(records));
     return out;
   }
 
