@@ -9,7 +9,8 @@ t.test('HubSpot answers become the errors ingest acts on', async (t) => {
   const seen: Array<[string, number]> = [];
   const options = {
     baseUrl: sim.url,
-    timeoutMs: 300,
+    // Generous: a first request on a busy machine may take a while. The stalled calls below use a short one.
+    timeoutMs: 10_000,
     tenSecondLimit: 100,
     searchPerSecondLimit: 5,
     limiter: new RollingWindowLimiter(),
@@ -39,10 +40,11 @@ t.test('HubSpot answers become the errors ingest acts on', async (t) => {
 
   // Regression: @hubspot/api-client 13 ignores the configured httpAgent (so our socket timeout)
   // unless call-time middleware options are passed; requests to a stalled HubSpot then hung.
+  const impatient = new HubSpotApi('good', '5150', { ...options, timeoutMs: 300 });
   sim.control.setDelay({ ms: 1500 });
-  await t.rejects(api.listContacts(['email'], undefined, false), CrmUnavailableError, 'a stalled list times out');
-  await t.rejects(api.searchContacts({ filterGroups: [], sorts: [], limit: 10 }, ['email']), CrmUnavailableError, 'a stalled search too');
-  await t.rejects(api.accountDetails(), CrmUnavailableError, 'and a stalled verification');
+  await t.rejects(impatient.listContacts(['email'], undefined, false), CrmUnavailableError, 'a stalled list times out');
+  await t.rejects(impatient.searchContacts({ filterGroups: [], sorts: [], limit: 10 }, ['email']), CrmUnavailableError, 'a stalled search too');
+  await t.rejects(impatient.accountDetails(), CrmUnavailableError, 'and a stalled verification');
   sim.control.setDelay({ ms: 0 });
   t.ok(seen.some(([e, s]) => e === 'list' && s === 200) && seen.some(([, s]) => s === 429));
 });
