@@ -223,6 +223,9 @@ function hostileBody(route: AppRoute): { payload?: object } {
 
 t.test("tenant A's credentials and tokens return only A's contacts and never change B", async (t) => {
   const { h, snapshotB, leaksB } = await fixture(t);
+  // B's own page, taken before the snapshot: what it records about B's copy (the delivery
+  // record) is B's doing, and everything after must leave B's credential row as it is.
+  const pageB = (await h.sync({ auth: authB, meta: {} })).body;
   const before = await snapshotB();
   const pages: string[] = [];
   const call = async (body: unknown) => {
@@ -242,7 +245,6 @@ t.test("tenant A's credentials and tokens return only A's contacts and never cha
   for (const page of pages) t.same(leaksB(page), [], 'no page of A holds anything of B');
 
   // B's tokens presented with A's credentials, and A's tokens with B's: refused, not a page.
-  const pageB = (await h.sync({ auth: authB, meta: {} })).body;
   const pageA = (await h.sync({ auth: authA, meta: {} })).body;
   const crossed: Array<[string, unknown, string]> = [
     ["B's offset with A's credentials", { auth: authA, meta: { offset: pageB.next_offset } }, 'INVALID_OFFSET'],

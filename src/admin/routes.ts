@@ -103,7 +103,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (request) => writeContacts(db, request.params.id, validateBatch(request.body)),
+    async (request) => writeContacts(db, request.params.id, validateBatch(request.body), 'admin_push'),
   );
 
   app.delete(
@@ -118,7 +118,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id, contactId } = request.params;
-      const counts = await writeContacts(db, id, validateBatch([{ id: contactId, deleted: true }]));
+      const counts = await writeContacts(db, id, validateBatch([{ id: contactId, deleted: true }]), 'admin_push');
       if (counts.deleted === 0) throw new ContactNotFoundError(contactId);
       return reply.code(204).send(null);
     },

@@ -1,0 +1,87 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { sql, type SQL } from 'drizzle-orm';
+import type { Executor } from '../db/client.js';
+
+/** Where a version of a contact came from: every write through the mirror writer names one. */
+export const WriteSourceSchema = Type.Union(
+  [
+    Type.Literal('backfill', { description: "the first full read of the CRM account" }),
+    Type.Literal('poll', { description: 'an incremental pass over what the CRM changed' }),
+    Type.Literal('webhook', { description: 'a record the CRM announced, read again' }),
+    Type.Literal('admin_push', { description: 'PUT or DELETE through the admin API' }),
+    Type.Literal('resync', { description: "an operator's resync: a fresh full read, then what it did not see tombstoned" }),
+    Type.Literal('sweep', { description: 'a scan of what the CRM reports deleted' }),
+    Type.Literal('merge', { description: 'a contact merged into another in the CRM' }),
+  ],
+  { description: 'where the version came from' },
+);
+export type WriteSource = Static<typeof WriteSourceSchema>;
+
+/**
+ * The Talkdesk fields whose change a history row records, one bit each in this order. Only
+ * append: the bits of rows already written keep their meaning.
+ */
+export const HISTORY_FIELDS = ['name', 'company', 'title', 'emails', 'phones', 'photo_url', 'address', 'websites', 'twitter', 'url'] as const;
+export type HistoryField = (typeof HISTORY_FIELDS)[number];
+
+export const fieldNames = (mask: number): HistoryField[] => HISTORY_FIELDS.filter((_, bit) => (mask & (1 << bit)) !== 0);
+
+/** At most this many versions of one contact are kept (the writer drops older ones as it adds). */
+export const VERSIONS_KEPT = 20;
+
+/**
+ * The bits of the fields that differ between the stored version `old` (its columns, `old.live`
+ * true when it is a live contact) and the new one `new`. A tombstoned or absent old version has
+ * no fields, so every field the new version has changed.
+ */
+export function changedFieldsMask(oldAlias: string, newAlias: string): SQL {
+  const o = sql.raw(oldAlias);
+  const n = sql.raw(newAlias);
+  const bit = (i: number, cond: SQL) => sql`(${cond})::int << ${sql.raw(String(i))}`;
+  const compared = HISTORY_FIELDS.map((f, i) => bit(i, sql`${o}.${sql.raw(f)} IS DISTINCT FROM ${n}.${sql.raw(f)}`));
+  const present = HISTORY_FIELDS.map((f, i) => bit(i, sql`${n}.${sql.raw(f)} IS NOT NULL`));
+  return sql`CASE WHEN ${o}.live THEN ${sql.join(compared, sql` | `)} ELSE ${sql.join(present, sql` | `)} END`;
+}
+
+/**
+ * Drops all but the newest VERSIONS_KEPT - 1 stored versions of the contacts `ids` names (a
+ * subquery of contact ids), leaving room for the version being written in the same statement,
+ * which the DELETE cannot see. One index probe per contact, newest first, that stops at the
+ * VERSIONS_KEPT-th row.
+ */
+export function pruneVersions(tenantId: string, ids: SQL): SQL {
+  return sql`
+    DELETE FROM contact_history h
+    USING (
+      SELECT x.id, cut.at FROM (${ids}) x(id)
+      CROSS JOIN LATERAL (
+        SELECT at FROM contact_history
+        WHERE tenant_id = (SELECT ${tenantId}::uuid) AND contact_id = x.id
+        ORDER BY at DESC OFFSET ${sql.raw(String(VERSIONS_KEPT - 1))} LIMIT 1
+      ) cut
+    ) p
+    WHERE h.tenant_id = (SELECT ${tenantId}::uuid) AND h.contact_id = p.id AND h.at <= p.at`;
+}
+
+export interface HistoryEntry {
+  /** The version's key time, ISO 8601 with microseconds. */
+  at: string;
+  source: WriteSource;
+  fields: HistoryField[];
+  deleted: boolean;
+}
+
+/** A contact's history, newest first. */
+export async function readHistory(db: Executor, tenantId: string, contactId: string): Promise<HistoryEntry[]> {
+  const { rows } = await db.execute<{ at: string; source: WriteSource; fields: number; deleted: boolean }>(sql`
+    SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, source, fields, deleted
+    FROM contact_history
+    WHERE tenant_id = ${tenantId} AND contact_id = ${contactId}
+    ORDER BY at DESC`);
+  return rows.map((r) => ({ at: r.at, source: r.source, fields: fieldNames(r.fields), deleted: r.deleted }));
+}
+
+/** Removes a contact's history: an erase leaves no trace of what it was. */
+export function eraseHistory(tenantId: string, ids: SQL): SQL {
+  return sql`DELETE FROM contact_history WHERE tenant_id = (SELECT ${tenantId}::uuid) AND contact_id = ANY(${ids})`;
+}
