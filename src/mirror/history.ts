@@ -37,7 +37,8 @@ export const VERSIONS_KEPT = 20;
 export function changedFieldsMask(oldAlias: string, newAlias: string): SQL {
   const o = sql.raw(oldAlias);
   const n = sql.raw(newAlias);
-  const bit = (i: number, cond: SQL) => sql`(${cond})::int << ${sql.raw(String(i))}`;
+  // Parenthesized: PostgreSQL gives << and | the same precedence, left to right.
+  const bit = (i: number, cond: SQL) => sql`((${cond})::int << ${sql.raw(String(i))})`;
   const compared = HISTORY_FIELDS.map((f, i) => bit(i, sql`${o}.${sql.raw(f)} IS DISTINCT FROM ${n}.${sql.raw(f)}`));
   const present = HISTORY_FIELDS.map((f, i) => bit(i, sql`${n}.${sql.raw(f)} IS NOT NULL`));
   return sql`CASE WHEN ${o}.live THEN ${sql.join(compared, sql` | `)} ELSE ${sql.join(present, sql` | `)} END`;
@@ -84,4 +85,19 @@ export async function readHistory(db: Executor, tenantId: string, contactId: str
 /** Removes a contact's history: an erase leaves no trace of what it was. */
 export function eraseHistory(tenantId: string, ids: SQL): SQL {
   return sql`DELETE FROM contact_history WHERE tenant_id = (SELECT ${tenantId}::uuid) AND contact_id = ANY(${ids})`;
+}
+
+/**
+ * Deletes history rows older than `days`, a bounded batch per statement so that a large backlog
+ * never holds one long transaction. Returns how many went.
+ */
+export async function pruneOldHistory(db: Executor, days: number, batch = 10_000): Promise<number> {
+  let pruned = 0;
+  for (;;) {
+    const { rowCount } = await db.execute(sql`
+      DELETE FROM contact_history WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM contact_history WHERE at < now() - make_interval(days => ${days}) LIMIT ${batch}))`);
+    pruned += rowCount ?? 0;
+    if ((rowCount ?? 0) < batch) return pruned;
+  }
 }
