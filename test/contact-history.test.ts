@@ -5,6 +5,7 @@ import { pruneOldHistory, VERSIONS_KEPT } from '../src/mirror/history.js';
 import { addCredential } from '../src/tenants/credentials.js';
 import { getTenant } from '../src/tenants/repository.js';
 import { adminHeaders, buildTestApp, type TestApp } from './helpers/app.js';
+import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
 import { syncRun } from './helpers/talkdesk.js';
 
 const PRODUCTION = { api_key: 'history-production' };
@@ -207,4 +208,26 @@ t.test('an erase tombstones the contact and leaves no trace of its data or histo
   t.same([erased.contact, erased.history, erased.key.updated_at], [{ id: 'p4' }, [], before.key.updated_at], 'its data went; its key did not move');
   t.equal((await erase('never-there')).statusCode, 404);
   t.equal((await erase('never-there')).json().error, 'CONTACT_NOT_FOUND');
+});
+
+t.test('ingested versions name their source: backfill, poll, sweep; the CRM link is the record', async (t) => {
+  const sim = await startSim(t, { portals: [{ portalId: 7401, tokens: ['pat-history'], contacts: 3 }] });
+  const h = await buildIngestStack(t, sim, { DELETE_RECONCILE_SECONDS: '1' });
+  const auth = { access_token: 'pat-history' };
+  t.equal((await h.sync({ auth, meta: {} })).statusCode, 200, 'the portal onboards');
+  await eventually('the backfill completes', async () => (await syncRun(h.sync, auth)).checkpoint !== undefined);
+  const [tenant] = (await h.database.db.execute<{ id: string }>(sql`SELECT id FROM tenants`)).rows;
+  const [edited, archived] = sim.control.liveContacts({ portalId: 7401 });
+  const sourcesOf = async (id: string) =>
+    ((await detail(h, tenant!.id, id)).body.history as Array<{ source: string; fields: string[] }>).map((e) => `${e.source}:${e.fields.join('+')}`);
+
+  t.match((await sourcesOf(edited!.id))[0], /^backfill:name/, 'the first version came from the backfill');
+  sim.control.editContact(edited!.id, { jobtitle: 'Chief Listener' }, { portalId: 7401 });
+  await eventually('the edit is polled', async () => (await sourcesOf(edited!.id))[0] === 'poll:title');
+  sim.control.archiveContacts([archived!.id], { portalId: 7401 });
+  await eventually('the deletion is swept', async () => (await sourcesOf(archived!.id))[0] === 'sweep:');
+
+  const { body } = await detail(h, tenant!.id, edited!.id);
+  t.match(body.crm_url, /^https:\/\/app\.hubspot\.com\/contacts\/7401\/record\/0-1\//, 'a link to the record in HubSpot');
+  t.equal(body.contact.title, 'Chief Listener');
 });
