@@ -47,21 +47,23 @@ export function changedFieldsMask(oldAlias: string, newAlias: string): SQL {
 /**
  * Drops all but the newest VERSIONS_KEPT - 1 stored versions of the contacts `ids` names (a
  * subquery of contact ids), leaving room for the version being written in the same statement,
- * which the DELETE cannot see. One index probe per contact, newest first, that stops at the
- * VERSIONS_KEPT-th row.
+ * which the DELETE cannot see. The rows to drop are found by one index probe per contact and
+ * deleted by their ctid: joined to contact_history instead, the planner (which cannot tell how
+ * few ids come) hashed the tenant's whole history. The writer calls it only for contacts past
+ * VERSIONS_KEPT versions (contacts.versions): for every updated contact it cost a third of a
+ * changed batch. EXPLAIN ANALYZE for one contact with 21 versions:
+ *   Delete on contact_history -> Tid Scan on contact_history (TID Cond: (ctid = ANY ($2)))
+ *     InitPlan: Nested Loop -> Index Scan Backward using contact_history_tenant_id_contact_id_at_pk
  */
 export function pruneVersions(tenantId: string, ids: SQL): SQL {
   return sql`
-    DELETE FROM contact_history h
-    USING (
-      SELECT x.id, cut.at FROM (${ids}) x(id)
+    DELETE FROM contact_history WHERE ctid = ANY(ARRAY(
+      SELECT old.ctid FROM (${ids}) x(id)
       CROSS JOIN LATERAL (
-        SELECT at FROM contact_history
+        SELECT ctid FROM contact_history
         WHERE tenant_id = (SELECT ${tenantId}::uuid) AND contact_id = x.id
-        ORDER BY at DESC OFFSET ${sql.raw(String(VERSIONS_KEPT - 1))} LIMIT 1
-      ) cut
-    ) p
-    WHERE h.tenant_id = (SELECT ${tenantId}::uuid) AND h.contact_id = p.id AND h.at <= p.at`;
+        ORDER BY at DESC OFFSET ${sql.raw(String(VERSIONS_KEPT - 1))}
+      ) old))`;
 }
 
 export interface HistoryEntry {
@@ -72,14 +74,20 @@ export interface HistoryEntry {
   deleted: boolean;
 }
 
-/** A contact's history, newest first. */
+/**
+ * A contact's history, newest first. The time's text form has a name of its own: named `at`, the
+ * ORDER BY would sort by it (the output column) instead of reading the index backwards.
+ * EXPLAIN ANALYZE (200k contacts, 400k history rows, a contact with 20 versions):
+ *   Index Scan Backward using contact_history_tenant_id_contact_id_at_pk on contact_history
+ *     Index Cond: ((tenant_id = $1) AND (contact_id = $2))   (rows=20, shared hit=7)
+ */
 export async function readHistory(db: Executor, tenantId: string, contactId: string): Promise<HistoryEntry[]> {
-  const { rows } = await db.execute<{ at: string; source: WriteSource; fields: number; deleted: boolean }>(sql`
-    SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, source, fields, deleted
+  const { rows } = await db.execute<{ at_iso: string; source: WriteSource; fields: number; deleted: boolean }>(sql`
+    SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_iso, source, fields, deleted
     FROM contact_history
     WHERE tenant_id = ${tenantId} AND contact_id = ${contactId}
     ORDER BY at DESC`);
-  return rows.map((r) => ({ at: r.at, source: r.source, fields: fieldNames(r.fields), deleted: r.deleted }));
+  return rows.map((r) => ({ at: r.at_iso, source: r.source, fields: fieldNames(r.fields), deleted: r.deleted }));
 }
 
 /** Removes a contact's history: an erase leaves no trace of what it was. */
@@ -89,7 +97,10 @@ export function eraseHistory(tenantId: string, ids: SQL): SQL {
 
 /**
  * Deletes history rows older than `days`, a bounded batch per statement so that a large backlog
- * never holds one long transaction. Returns how many went.
+ * never holds one long transaction. Returns how many went. Rows are written in time order, so
+ * the BRIN index on `at` finds the old ones: with nothing to prune (400k rows) it is
+ *   Bitmap Heap Scan on contact_history (Heap Blocks: lossy=66) -> Bitmap Index Scan on contact_history_at
+ * in 1 ms.
  */
 export async function pruneOldHistory(db: Executor, days: number, batch = 10_000): Promise<number> {
   let pruned = 0;
