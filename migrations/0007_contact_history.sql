@@ -5,8 +5,7 @@ CREATE TABLE "contact_history" (
 	"at" timestamp(6) with time zone NOT NULL,
 	"source" text NOT NULL,
 	"fields" integer NOT NULL,
-	"deleted" boolean DEFAULT false NOT NULL,
-	CONSTRAINT "contact_history_tenant_id_contact_id_at_pk" PRIMARY KEY("tenant_id","contact_id","at")
+	"deleted" boolean DEFAULT false NOT NULL
 );
 --> statement-breakpoint
 ALTER TABLE "contacts" ADD COLUMN "versions" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
@@ -16,4 +15,5 @@ ALTER TABLE "credentials" ADD COLUMN "confirmed_us" bigint;--> statement-breakpo
 ALTER TABLE "credentials" ADD COLUMN "confirmed_id" text;--> statement-breakpoint
 ALTER TABLE "credentials" ADD COLUMN "deletions_confirmed_us" bigint;--> statement-breakpoint
 ALTER TABLE "credentials" ADD COLUMN "last_sync_at" timestamp(6) with time zone;--> statement-breakpoint
+CREATE INDEX "contact_history_contact" ON "contact_history" USING btree ("tenant_id","contact_id");--> statement-breakpoint
 CREATE INDEX "contact_history_at" ON "contact_history" USING brin ("at");

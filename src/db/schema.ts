@@ -161,8 +161,10 @@ export const contactHistory = pgTable(
     deleted: boolean('deleted').notNull().default(false),
   },
   (t) => [
-    // The contact's history, newest first (the detail route), and the per-contact bound of the writer.
-    primaryKey({ columns: [t.tenantId, t.contactId, t.at] }),
+    // The contact's history (the detail route) and the per-contact bound of the writer: at most
+    // 20 rows a contact, sorted when read. Not unique, and without `at`, so that a write pays no
+    // uniqueness check and a contact's rows share one deduplicated index entry.
+    index('contact_history_contact').on(t.tenantId, t.contactId),
     // The age bound's DELETE … WHERE at < cutoff: rows arrive in time order, so a BRIN index
     // serves it at almost no cost to the writer.
     index('contact_history_at').using('brin', t.at),
