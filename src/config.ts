@@ -91,6 +91,11 @@ export const ConfigSchema = Type.Object({
   }),
   SYNC_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 60, description: 'seconds between incremental ingest passes of a tenant' }),
   DELETE_RECONCILE_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'seconds between scans of archived CRM contacts' }),
+  CONTACT_HISTORY_DAYS: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: "days a contact's history is kept (the workers prune older versions hourly; at most the last 20 versions of a contact are kept)",
+  }),
   MAX_CONTACTS_PER_TENANT: Type.Integer({
     minimum: 0,
     default: 0,

@@ -93,7 +93,7 @@ t.test('a resync keeps serving while it runs and tombstones what the CRM no long
   // Contacts the mirror holds but the CRM has no trace of (purged, or never there): neither the
   // incremental passes nor the archived-contacts scan can find them; only a full re-read can.
   const gone = ['900000001', '900000002', '900000003'];
-  await writeContacts(h.database.db, id, gone.map((g) => ({ id: g, name: `Ghost ${g}` })));
+  await writeContacts(h.database.db, id, gone.map((g) => ({ id: g, name: `Ghost ${g}` })), 'admin_push');
   sim.control.setDelay({ ms: 80, endpoint: 'contacts.list' });
   t.same((await post(h, `/admin/tenants/${id}/resync`)).body, { id, status: 'active' });
   await eventually('the resync is running', async () => (await get(h, `/admin/tenants/${id}`)).body.backfill.pages > 0);

@@ -19,10 +19,10 @@ t.test('a second writer waits for the first to commit, and is ordered after it',
 
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const slow = writeContacts(h.database.db, tenant, [{ id: 'slow', name: 'picked its time first' }], () => gate);
+  const slow = writeContacts(h.database.db, tenant, [{ id: 'slow', name: 'picked its time first' }], 'admin_push', () => gate);
   await sleep(100); // the slow writer holds the tenant lock with its timestamp picked
   let fastDone = false;
-  const fast = writeContacts(h.database.db, tenant, [{ id: 'fast', name: 'came second' }]).then(() => (fastDone = true));
+  const fast = writeContacts(h.database.db, tenant, [{ id: 'fast', name: 'came second' }], 'admin_push').then(() => (fastDone = true));
   await sleep(300);
   t.notOk(fastDone, 'the second writer cannot commit while the first holds the tenant');
 
@@ -68,7 +68,7 @@ t.test('concurrent writers holding transactions open never let a reader skip a c
         batch.push(rand(10) === 0 ? { id, deleted: true } : { id, name: `w${w}-${i}-${k}` });
       }
       const hold = rand(25);
-      await writeContacts(h.database.db, tenant, batch, async () => {
+      await writeContacts(h.database.db, tenant, batch, 'admin_push', async () => {
         // Timestamp picked, rows written, not yet committed: stay here a while.
         await sleep(hold);
         for (const item of batch) committed.set(item.id, 'deleted' in item ? null : item.name);

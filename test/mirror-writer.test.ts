@@ -23,7 +23,7 @@ async function rows(db: Db, tenantId: string) {
 
 t.test('counts inserted, updated, unchanged and deleted', async (t) => {
   const { db, tenantId } = await setup(t);
-  t.same(await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }, { id: 'b', name: 'B' }]), {
+  t.same(await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }, { id: 'b', name: 'B' }], 'admin_push'), {
     inserted: 2,
     updated: 0,
     unchanged: 0,
@@ -35,17 +35,17 @@ t.test('counts inserted, updated, unchanged and deleted', async (t) => {
       { id: 'b', name: 'B2' },
       { id: 'c', name: 'C' },
       { id: 'zz', deleted: true },
-    ]),
+    ], 'admin_push'),
     { inserted: 1, updated: 1, unchanged: 2, deleted: 0 },
     'a tombstone for an unknown id changes nothing and counts as unchanged',
   );
-  t.same(await writeContacts(db, tenantId, [{ id: 'a', deleted: true }]), { inserted: 0, updated: 0, unchanged: 0, deleted: 1 });
+  t.same(await writeContacts(db, tenantId, [{ id: 'a', deleted: true }], 'admin_push'), { inserted: 0, updated: 0, unchanged: 0, deleted: 1 });
   t.same(
-    await writeContacts(db, tenantId, [{ id: 'a', deleted: true }]),
+    await writeContacts(db, tenantId, [{ id: 'a', deleted: true }], 'admin_push'),
     { inserted: 0, updated: 0, unchanged: 1, deleted: 0 },
     'tombstoning an already-deleted id changes nothing',
   );
-  t.same(await writeContacts(db, tenantId, []), { inserted: 0, updated: 0, unchanged: 0, deleted: 0 });
+  t.same(await writeContacts(db, tenantId, [], 'admin_push'), { inserted: 0, updated: 0, unchanged: 0, deleted: 0 });
 });
 
 t.test('an unchanged row keeps its updated_at; a changed one gets a later one', async (t) => {
@@ -53,12 +53,12 @@ t.test('an unchanged row keeps its updated_at; a changed one gets a later one', 
   await writeContacts(db, tenantId, [
     { id: 'a', name: 'A', emails: ['x@example.com'] },
     { id: 'b', name: 'B' },
-  ]);
+  ], 'admin_push');
   const before = await rows(db, tenantId);
   await writeContacts(db, tenantId, [
     { id: 'a', name: ' A ', emails: ['x@example.com', ''], title: '' },
     { id: 'b', name: 'B', title: 'new title' },
-  ]);
+  ], 'admin_push');
   const after = await rows(db, tenantId);
   t.equal(after.get('a')!.updated_at, before.get('a')!.updated_at, 'normalized-equal content is not rewritten');
   t.ok(after.get('b')!.updated_at > before.get('b')!.updated_at, 'a real change moves updated_at');
@@ -66,14 +66,14 @@ t.test('an unchanged row keeps its updated_at; a changed one gets a later one', 
 
 t.test('a tombstone bumps updated_at; pushing the id again revives it', async (t) => {
   const { db, tenantId } = await setup(t);
-  await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }]);
+  await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }], 'admin_push');
   const live = (await rows(db, tenantId)).get('a')!;
-  await writeContacts(db, tenantId, [{ id: 'a', deleted: true }]);
+  await writeContacts(db, tenantId, [{ id: 'a', deleted: true }], 'admin_push');
   const dead = (await rows(db, tenantId)).get('a')!;
   t.ok(dead.deleted_at, 'tombstoned');
   t.ok(dead.updated_at > live.updated_at, 'the deletion is a change in key order');
   t.equal(dead.deleted_at, dead.updated_at);
-  t.same(await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }]), { inserted: 0, updated: 1, unchanged: 0, deleted: 0 });
+  t.same(await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }], 'admin_push'), { inserted: 0, updated: 1, unchanged: 0, deleted: 0 });
   const revived = (await rows(db, tenantId)).get('a')!;
   t.equal(revived.deleted_at, null);
   t.ok(revived.updated_at > dead.updated_at);
@@ -88,7 +88,7 @@ t.test('within one batch the last item for an id wins', async (t) => {
     { id: 'b', deleted: true },
     { id: 'c', deleted: true },
     { id: 'c', name: 'C' },
-  ]);
+  ], 'admin_push');
   t.same(counts, { inserted: 2, updated: 0, unchanged: 1, deleted: 0 }, 'b ends deleted before ever existing');
   const r = await rows(db, tenantId);
   t.equal(r.get('a')!.name, 'second');
@@ -100,8 +100,8 @@ t.test('each write is later than the last, even when the clock is behind last_ch
   const { db, tenantId } = await setup(t);
   // A clock step backwards looks, to the writer, like last_change_at lying in the future.
   await db.execute(sql`UPDATE tenants SET last_change_at = now() + interval '1 hour' WHERE id = ${tenantId}`);
-  await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }]);
-  await writeContacts(db, tenantId, [{ id: 'b', name: 'B' }]);
+  await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }], 'admin_push');
+  await writeContacts(db, tenantId, [{ id: 'b', name: 'B' }], 'admin_push');
   const res = await db.execute<{ id: string; later: boolean; step: string }>(sql`
     SELECT c.id, c.updated_at > now() + interval '59 minutes' AS later,
            (extract(epoch FROM c.updated_at - lag(c.updated_at) OVER (ORDER BY c.updated_at)) * 1e6)::bigint::text AS step
@@ -123,17 +123,17 @@ t.test('each write is later than the last, even when the clock is behind last_ch
 t.test('a batch is one transaction: a failure writes nothing', async (t) => {
   const { db, tenantId } = await setup(t);
   await t.rejects(
-    writeContacts(db, tenantId, [{ id: 'ok', name: 'fine' }, { id: 'bad', name: '   ' }]),
+    writeContacts(db, tenantId, [{ id: 'ok', name: 'fine' }, { id: 'bad', name: '   ' }], 'admin_push'),
     { code: 'INVALID_CONTACT', index: 1 },
   );
   await t.rejects(
-    writeContacts(db, tenantId, [{ id: 'ok', name: 'fine' }], async () => {
+    writeContacts(db, tenantId, [{ id: 'ok', name: 'fine' }], 'admin_push', async () => {
       throw new Error('the caller failed after the batch');
     }),
     /caller failed/,
   );
   t.equal((await rows(db, tenantId)).size, 0);
-  await t.rejects(writeContacts(db, '00000000-0000-0000-0000-000000000000', [{ id: 'x', name: 'X' }]), {
+  await t.rejects(writeContacts(db, '00000000-0000-0000-0000-000000000000', [{ id: 'x', name: 'X' }], 'admin_push'), {
     code: 'TENANT_NOT_FOUND',
   });
 });
@@ -147,17 +147,17 @@ t.test('arrays, unicode, quotes and COPY\'s own special characters survive the b
     phones: ['+351 21 000 0000'],
     websites: ['https://example.com/a?b=c&d'],
   };
-  await writeContacts(db, tenantId, [odd]);
+  await writeContacts(db, tenantId, [odd], 'admin_push');
   const r = (await rows(db, tenantId)).get(odd.id)!;
   t.equal(r.name, odd.name);
   t.same(r.emails, odd.emails);
-  t.same(await writeContacts(db, tenantId, [odd]), { inserted: 0, updated: 0, unchanged: 1, deleted: 0 });
+  t.same(await writeContacts(db, tenantId, [odd], 'admin_push'), { inserted: 0, updated: 0, unchanged: 1, deleted: 0 });
 });
 
 t.test('contacts and tombstones in one batch share one timestamp', async (t) => {
   const { db, tenantId } = await setup(t);
-  await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }, { id: 'b', name: 'B' }]);
-  t.same(await writeContacts(db, tenantId, [{ id: 'a', deleted: true }, { id: 'c', name: 'C' }, { id: 'b', name: 'B' }, { id: 'zz', deleted: true }]), {
+  await writeContacts(db, tenantId, [{ id: 'a', name: 'A' }, { id: 'b', name: 'B' }], 'admin_push');
+  t.same(await writeContacts(db, tenantId, [{ id: 'a', deleted: true }, { id: 'c', name: 'C' }, { id: 'b', name: 'B' }, { id: 'zz', deleted: true }], 'admin_push'), {
     inserted: 1,
     updated: 0,
     unchanged: 2,
@@ -177,7 +177,7 @@ t.test('deleting a tenant waits for a batch being written, takes its contacts, a
   const gate = new Promise<void>((resolve) => (release = resolve));
   let entered!: () => void;
   const inside = new Promise<void>((resolve) => (entered = resolve));
-  const writing = writeContacts(db, tenantId, [{ id: 'late', name: 'Written while the tenant is deleted' }], async () => {
+  const writing = writeContacts(db, tenantId, [{ id: 'late', name: 'Written while the tenant is deleted' }], 'admin_push', async () => {
     entered();
     await gate;
   });
@@ -191,6 +191,6 @@ t.test('deleting a tenant waits for a batch being written, takes its contacts, a
   t.equal(await deleting, true);
   const { rows: left } = await db.execute<{ n: string }>(sql`SELECT count(*) AS n FROM contacts WHERE tenant_id = ${tenantId}`);
   t.equal(left[0]!.n, '0', 'no contact outlives its tenant');
-  await t.rejects(writeContacts(db, tenantId, [{ id: 'x', name: 'X' }]), { code: 'TENANT_NOT_FOUND' });
+  await t.rejects(writeContacts(db, tenantId, [{ id: 'x', name: 'X' }], 'admin_push'), { code: 'TENANT_NOT_FOUND' });
   t.equal(await deleteTenant(db, tenantId), false);
 });

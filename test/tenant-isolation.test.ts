@@ -138,8 +138,18 @@ const tenantScopedCases: Record<string, Case> = {
     ]);
     t.same(res.json(), { inserted: 1, updated: 1, unchanged: 1, deleted: 0 });
   },
+  'GET /admin/tenants/:id/contacts/:contactId': async ({ h, idA, leaksB }, t) => {
+    t.equal((await admin(h, 'GET', `/admin/tenants/${idA}/contacts/bravo-contact-3`)).statusCode, 404, 'A has no such contact');
+    const res = await admin(h, 'GET', `/admin/tenants/${idA}/contacts/shared-contact-id`);
+    t.equal(res.statusCode, 200);
+    t.match(res.json().contact.name, /^Alpha Shared/, "A's copy of a shared id");
+    t.equal(res.json().copies.length, 1, "A's one credential, not B's");
+    t.same(leaksB(res.body), []);
+  },
   'DELETE /admin/tenants/:id/contacts/:contactId': async ({ h, idA }, t) => {
     t.equal((await admin(h, 'DELETE', `/admin/tenants/${idA}/contacts/bravo-contact-3`)).statusCode, 404, 'A has no such contact');
+    t.equal((await admin(h, 'DELETE', `/admin/tenants/${idA}/contacts/bravo-contact-3?erase=true`)).statusCode, 404, 'nor one to erase');
+    t.equal((await admin(h, 'DELETE', `/admin/tenants/${idA}/contacts/bravo-contact-2?erase=true`)).statusCode, 404, "B's contact is not A's to erase");
     t.equal((await admin(h, 'DELETE', `/admin/tenants/${idA}/contacts/shared-contact-id`)).statusCode, 204, "A's copy of a shared id");
   },
   'DELETE /admin/tenants/:id/credentials/:credentialId': async ({ h, idA, idB }, t) => {
@@ -223,6 +233,9 @@ function hostileBody(route: AppRoute): { payload?: object } {
 
 t.test("tenant A's credentials and tokens return only A's contacts and never change B", async (t) => {
   const { h, snapshotB, leaksB } = await fixture(t);
+  // B's own page, taken before the snapshot: what it records about B's copy (the delivery
+  // record) is B's doing, and everything after must leave B's credential row as it is.
+  const pageB = (await h.sync({ auth: authB, meta: {} })).body;
   const before = await snapshotB();
   const pages: string[] = [];
   const call = async (body: unknown) => {
@@ -242,7 +255,6 @@ t.test("tenant A's credentials and tokens return only A's contacts and never cha
   for (const page of pages) t.same(leaksB(page), [], 'no page of A holds anything of B');
 
   // B's tokens presented with A's credentials, and A's tokens with B's: refused, not a page.
-  const pageB = (await h.sync({ auth: authB, meta: {} })).body;
   const pageA = (await h.sync({ auth: authA, meta: {} })).body;
   const crossed: Array<[string, unknown, string]> = [
     ["B's offset with A's credentials", { auth: authA, meta: { offset: pageB.next_offset } }, 'INVALID_OFFSET'],

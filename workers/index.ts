@@ -10,6 +10,7 @@ import { processIngest } from './ingest.js';
 import { INGEST_QUEUE, ingestQueue, redisConnection, type IngestJob, type IngestResult } from '../src/ingest/queue.js';
 import { IngestScheduler } from '../src/ingest/scheduler.js';
 import { processTick } from './tick.js';
+import { pruneOldHistory } from '../src/mirror/history.js';
 
 export interface WorkerDeps {
   config: Pick<
@@ -19,6 +20,7 @@ export interface WorkerDeps {
     | 'WORKER_CONCURRENCY'
     | 'SYNC_INTERVAL_SECONDS'
     | 'DELETE_RECONCILE_SECONDS'
+    | 'CONTACT_HISTORY_DAYS'
     | 'INGEST_LOCK_SECONDS'
     | 'MAX_CONTACTS_PER_TENANT'
     | 'MAX_CONCURRENT_BACKFILLS'
@@ -30,6 +32,8 @@ export interface WorkerDeps {
   log: Logger;
   /** How often the schedulers are checked against the database (default 5 minutes). */
   reconcileSchedulesMs?: number;
+  /** How often history older than CONTACT_HISTORY_DAYS is deleted (default hourly). */
+  pruneHistoryMs?: number;
   /** Counts ingest results and rate-limit delays (the API's instance, in one process). */
   metrics?: Metrics;
   now?: () => number;
@@ -113,6 +117,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   void reconcileSchedules();
   const timer = setInterval(reconcileSchedules, deps.reconcileSchedulesMs ?? 300_000);
   timer.unref();
+  const pruning = periodically(log, 'contact history prune', () => pruneOldHistory(deps.db, config.CONTACT_HISTORY_DAYS));
+  const pruneTimer = setInterval(pruning, deps.pruneHistoryMs ?? 3_600_000);
+  pruneTimer.unref();
 
   return {
     worker,
@@ -121,10 +128,31 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     async close() {
       closing = true;
       clearInterval(timer);
+      clearInterval(pruneTimer);
       await worker.close();
       await queue.close();
       producer.disconnect();
       consumer.disconnect();
     },
+  };
+}
+
+/**
+ * A periodic task that every worker process runs (they may overlap across processes: the task is
+ * idempotent); one run at a time within a process, a failure logged and retried next time.
+ */
+function periodically(log: Logger, name: string, task: () => Promise<number>): () => Promise<void> {
+  let running = false;
+  return async () => {
+    if (running) return;
+    running = true;
+    try {
+      const n = await task();
+      if (n > 0) log.info({ rows: n }, `${name}: done`);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, `${name} failed; will retry`);
+    } finally {
+      running = false;
+    }
   };
 }

@@ -7,6 +7,7 @@ import type { Connector, ConnectorPage } from '../src/crm/connector.js';
 import type { ConnectorRegistry } from '../src/crm/registry.js';
 import { CrmRateLimitedError, CrmUnauthorizedError } from '../src/crm/errors.js';
 import { writeContacts, type WriteCounts } from '../src/mirror/writer.js';
+import type { WriteSource } from '../src/mirror/history.js';
 import { workingCredentials } from '../src/tenants/credentials.js';
 import { ensureIngestState, recordRun, saveCursor, type CursorName } from '../src/tenants/ingest-state.js';
 import { completeBackfill, credentialFailed, isIngesting, overQuota, whyNotIngesting } from '../src/tenants/lifecycle.js';
@@ -154,6 +155,8 @@ async function runPass(
     pages = connector.deletions(account, cursors.deletions);
   }
 
+  const source: WriteSource = resync ? 'resync' : passKind === 'backfill' ? 'backfill' : passKind === 'incremental' ? 'poll' : 'sweep';
+
   // The next page is fetched while this one is written: a CRM-bound pass then runs at the pace
   // of the CRM's rate limit, not of (request + write) one after the other. Only committed
   // pages move the durable cursor, so a prefetched page that is never written is simply read again.
@@ -166,7 +169,7 @@ async function runPass(
       const page = step.value;
       next = iterator.next();
       next.catch(() => {}); // observed when awaited; never an unhandled rejection meanwhile
-      const counts: WriteCounts = await writeContacts(deps.db, tenant.id, page.changes, async (tx) => {
+      const counts: WriteCounts = await writeContacts(deps.db, tenant.id, page.changes, source, async (tx) => {
         const backfill = passKind === 'backfill' ? { contacts: page.changes.length, total: page.total } : undefined;
         await saveCursor(tx, tenant.id, cursorName, page.cursor, backfill);
         if (resync) await rememberSeen(tx, tenant.id, page.changes.map((c) => c.id));

@@ -61,14 +61,14 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
       const t = await createTenant(database.db, keys, { name: `bench-small-${i}`, crm: 'push', auth, backfillComplete: true });
       for (let s = 0; s < settings.BENCH_CONCURRENT_CONTACTS; s += batchSize) {
         const n = Math.min(batchSize, settings.BENCH_CONCURRENT_CONTACTS - s);
-        await writeContacts(database.db, t.id, Array.from({ length: n }, (_, k) => ({ id: `s${i}-${s + k}`, name: `Small ${i}-${s + k}`, phones: [`+1415555${String(k).padStart(4, '0')}`] })));
+        await writeContacts(database.db, t.id, Array.from({ length: n }, (_, k) => ({ id: `s${i}-${s + k}`, name: `Small ${i}-${s + k}`, phones: [`+1415555${String(k).padStart(4, '0')}`] })), 'admin_push');
       }
       bar.increment();
     }
     bar.stop();
 
     let server = await start();
-    const inProcess = await writeRange('writer, in process', inProcessWriter((b) => writeContacts(database.db, main.id, b)), {
+    const inProcess = await writeRange('writer, in process', inProcessWriter((b) => writeContacts(database.db, main.id, b, 'admin_push')), {
       from: 0, to: total, version: 0, batchSize, expect: 'inserted',
     });
     const created = await fetch(`${server.baseUrl}/admin/tenants`, {
@@ -80,7 +80,7 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
     const httpTenant = ((await created.json()) as { id: string }).id;
     const overHttp = httpWriter(server.baseUrl, ADMIN_TOKEN, httpTenant);
     const http = await writeRange('writer, admin PUT over HTTP', overHttp, { from: 0, to: total, version: 0, batchSize, expect: 'inserted' });
-    const rewriteInProcess = await rewrite('rewrite in process', inProcessWriter((b) => writeContacts(database.db, main.id, b)), rewriteCount, batchSize, 1);
+    const rewriteInProcess = await rewrite('rewrite in process', inProcessWriter((b) => writeContacts(database.db, main.id, b, 'admin_push')), rewriteCount, batchSize, 1);
     const rewriteHttp = await rewrite('rewrite over HTTP', overHttp, rewriteCount, batchSize, 1);
     // Bulk pushes grow the heap (4 MB bodies); a server that only answers Talkdesk is what the
     // memory figure is about, so the sync phases get a fresh process.

@@ -12,10 +12,10 @@ import { authObject } from '../tenants/auth-schema.js';
 import { errorResponses as errors } from '../plugins/error-handler.js';
 import { NO_BODY_LIMIT, SMALL_BODY_LIMIT, PUSH_BODY_LIMIT, TenantName } from './limits.js';
 import tenantRoutes, { TenantParams } from './tenant-routes.js';
+import contactRoutes from './contact-routes.js';
 import statusPage from './status-page.js';
 import queueBoard from './queue-board.js';
 
-const ContactNotFoundError = createError<[string]>('CONTACT_NOT_FOUND', 'no live contact with id %s', 404);
 const NoCrmError = createError<[string]>('CRM_NOT_CONFIGURED', 'this bridge has no %s connector', 400);
 
 const MAX_BATCH = 10_000;
@@ -39,7 +39,8 @@ function validateBatch(items: unknown[]): ContactChange[] {
 
 /**
  * Everything under /admin, behind one check of ADMIN_TOKEN: the status page, the queue board,
- * the tenant routes, and the push API (register a tenant, push contacts into its mirror).
+ * the tenant routes, one contact's detail and deletion, and the push API (register a tenant,
+ * push contacts into its mirror).
  */
 const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, tenants } = app;
@@ -49,6 +50,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', sameOriginWrites(app.config.PUBLIC_URL));
   app.addHook('preValidation', refuseBodies(NO_BODY_LIMIT));
   await app.register(tenantRoutes);
+  await app.register(contactRoutes);
   await app.register(statusPage);
   await app.register(queueBoard);
 
@@ -103,25 +105,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (request) => writeContacts(db, request.params.id, validateBatch(request.body)),
-  );
-
-  app.delete(
-    '/tenants/:id/contacts/:contactId',
-    {
-      bodyLimit: NO_BODY_LIMIT,
-      schema: {
-        summary: 'Tombstone one contact',
-        params: Type.Object({ id: TenantParams.properties.id, contactId: ContactSchema.properties.id }),
-        response: { 204: Type.Null(), ...errors },
-      },
-    },
-    async (request, reply) => {
-      const { id, contactId } = request.params;
-      const counts = await writeContacts(db, id, validateBatch([{ id: contactId, deleted: true }]));
-      if (counts.deleted === 0) throw new ContactNotFoundError(contactId);
-      return reply.code(204).send(null);
-    },
+    async (request) => writeContacts(db, request.params.id, validateBatch(request.body), 'admin_push'),
   );
 };
 

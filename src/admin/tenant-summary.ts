@@ -74,7 +74,7 @@ const credentialSummary = (c: Credential): CredentialSummary => ({
 });
 
 /** PostgreSQL's text form of a timestamptz (`2026-12-02 11:21:28.123456+00`) as ISO 8601, microseconds kept. */
-function isoUtc(value: string | null): string | null {
+export function isoUtc(value: string | null): string | null {
   if (value === null) return null;
   const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2})(?::?(\d{2}))?$/.exec(value);
   if (!m) return value;

@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
+  boolean,
   customType,
   index,
   jsonb,
@@ -75,6 +77,21 @@ export const credentials = pgTable(
     // reflected in a full sync made with this credential. Another copy's full run says nothing of it.
     deletionsReflectedAt: tstz('deletions_reflected_at'),
     lastDeletionResyncAt: tstz('last_deletion_resync_at'),
+    // What this copy is proven or known to hold, for operators (admin/contact-delivery.ts). Keys
+    // as the cursor carries them: epoch microseconds and the id. Each only grows.
+    // The largest key served to this copy in a page (handed out, not yet proven).
+    handedOutUs: bigint('handed_out_us', { mode: 'bigint' }),
+    handedOutId: text('handed_out_id'),
+    // The largest checkpoint this copy sent back: Talkdesk sends one only after completing the
+    // run that issued it, so every version at or below it is in the copy.
+    confirmedUs: bigint('confirmed_us', { mode: 'bigint' }),
+    confirmedId: text('confirmed_id'),
+    // The start (newest key time, µs) of the latest full run whose checkpoint came back:
+    // tombstones at or below it are proven gone from the copy (deletions_reflected_at says only
+    // that the run's last page was served).
+    deletionsConfirmedUs: bigint('deletions_confirmed_us', { mode: 'bigint' }),
+    // When this copy last asked for a page (at most a minute old while it syncs).
+    lastSyncAt: tstz('last_sync_at'),
   },
   (t) => [
     // The credential lookup on every sync request.
@@ -112,6 +129,10 @@ export const contacts = pgTable(
     // The mirror's change time, assigned by the writer under the tenant lock.
     updatedAt: tstz('updated_at').notNull(),
     deletedAt: tstz('deleted_at'),
+    // How many versions the writer has recorded in contact_history (an upper bound of the rows
+    // there, which also age out): the writer trims a contact's history only past VERSIONS_KEPT,
+    // so most writes skip that probe (it cost a third of a changed batch).
+    versions: integer('versions').notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
@@ -119,6 +140,34 @@ export const contacts = pgTable(
     index('contacts_sync_key').on(t.tenantId, t.updatedAt, t.id),
     // Deletion bookkeeping of the sync endpoint: newest tombstone, tombstones past a horizon.
     index('contacts_tombstones').on(t.tenantId, t.updatedAt).where(sql`${t.deletedAt} IS NOT NULL`),
+  ],
+);
+
+/**
+ * Where each version of a contact came from: one row per version the mirror writer commits
+ * (mirror/history.ts), written in the same transaction. Bounded per contact and in age; a privacy
+ * erase removes a contact's rows. No foreign key, like contacts: deleteTenant removes the rows.
+ */
+export const contactHistory = pgTable(
+  'contact_history',
+  {
+    tenantId: uuid('tenant_id').notNull(),
+    contactId: text('contact_id').notNull(),
+    // The version's key time: the contact's updated_at as the writer set it.
+    at: tstz('at').notNull(),
+    source: text('source').notNull(),
+    // Which Talkdesk fields changed, one bit each (mirror/history.ts names them).
+    fields: integer('fields').notNull(),
+    deleted: boolean('deleted').notNull().default(false),
+  },
+  (t) => [
+    // The contact's history (the detail route) and the per-contact bound of the writer: at most
+    // 20 rows a contact, sorted when read. Not unique, and without `at`, so that a write pays no
+    // uniqueness check and a contact's rows share one deduplicated index entry.
+    index('contact_history_contact').on(t.tenantId, t.contactId),
+    // The age bound's DELETE … WHERE at < cutoff: rows arrive in time order, so a BRIN index
+    // serves it at almost no cost to the writer.
+    index('contact_history_at').using('brin', t.at),
   ],
 );
 

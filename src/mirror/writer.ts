@@ -11,9 +11,23 @@ import { TenantNotFoundError } from '../tenants/errors.js';
 import { disarmQueryTimeout } from '../db/copy-binary.js';
 import { copyRow } from './copy-format.js';
 import { isTombstone, normalizeContact, type Contact, type ContactChange } from './contact.js';
+import { changedFieldsMask, eraseHistory, pruneVersions, VERSIONS_KEPT, type WriteSource } from './history.js';
 
-/** A change as the writer takes it: a contact (optionally with the CRM's own change time) or a tombstone. */
-export type MirrorChange = ContactChange & { source_updated_at?: string };
+/**
+ * A privacy deletion (an operator's erase, a CRM's GDPR delete): a tombstone that also removes
+ * the contact's data and its history, so nothing of the person stays in the mirror. Only the id,
+ * which the deletion rule needs, remains.
+ */
+export interface Erasure {
+  id: string;
+  deleted: true;
+  erase: true;
+}
+
+/** A change as the writer takes it: a contact (optionally with the CRM's own change time), a tombstone, or an erasure. */
+export type MirrorChange = (ContactChange | Erasure) & { source_updated_at?: string };
+
+const isErasure = (c: MirrorChange): boolean => (c as Partial<Erasure>).erase === true;
 
 export interface WriteCounts {
   inserted: number;
@@ -48,6 +62,9 @@ type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
  *   and Talkdesk is not sent the same contact again.
  * - A tombstone is a write too: it bumps updated_at, so incremental syncs can see it.
  *
+ * Every version it commits is recorded in contact_history in the same transaction, with `source`
+ * (where it came from) and the Talkdesk fields that changed (mirror/history.ts).
+ *
  * `alsoInTransaction` runs inside the same transaction, after the batch, with the tenant still
  * locked: ingest uses it to advance its source cursor atomically with the contacts.
  */
@@ -55,9 +72,10 @@ export async function writeContacts(
   db: Db,
   tenantId: string,
   changes: readonly MirrorChange[],
+  source: WriteSource,
   alsoInTransaction?: (tx: Transaction, counts: WriteCounts) => Promise<void>,
 ): Promise<WriteCounts> {
-  const batch = planBatch(changes);
+  const batch = planBatch(changes, source);
   // A client of our own rather than db.transaction: the batch is streamed with COPY, which needs
   // the pg client itself, and it must be the one the transaction runs on.
   const client = await db.$client.connect();
@@ -84,11 +102,14 @@ interface BatchPlan {
   live: number[];
   /** Ids to tombstone. */
   tombstones: string[];
+  /** Ids to erase. */
+  erasures: string[];
   size: number;
+  source: WriteSource;
 }
 
 /** Last item for an id wins. */
-function planBatch(changes: readonly MirrorChange[]): BatchPlan {
+function planBatch(changes: readonly MirrorChange[], source: WriteSource): BatchPlan {
   const lastIndex = new Map<string, number>();
   changes.forEach((change, index) => {
     if (change.id.includes('\0')) throw new InvalidChangeError(index, 'id must not contain U+0000');
@@ -97,11 +118,14 @@ function planBatch(changes: readonly MirrorChange[]): BatchPlan {
   });
   const live: number[] = [];
   const tombstones: string[] = [];
+  const erasures: string[] = [];
   for (const [id, index] of lastIndex) {
-    if (isTombstone(changes[index]!)) tombstones.push(id);
+    const change = changes[index]!;
+    if (isErasure(change)) erasures.push(id);
+    else if (isTombstone(change as ContactChange)) tombstones.push(id);
     else live.push(index);
   }
-  return { changes, live, tombstones, size: lastIndex.size };
+  return { changes, live, tombstones, erasures, size: lastIndex.size, source };
 }
 
 const ROWS_PER_CHUNK = 500;
@@ -137,8 +161,9 @@ const staged = new WeakSet<pg.PoolClient>();
 
 async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: string, batch: BatchPlan): Promise<WriteCounts> {
   // A 10k-row batch is costed high enough for JIT, whose compilation (~15 ms) is pure overhead
-  // for statements this simple.
-  await tx.execute(sql`SET LOCAL jit = off`);
+  // for statements this simple. The changed rows are held once for both the contacts and their
+  // history rows; 10,000 of them outgrow the default 4 MB and went through a temporary file.
+  await tx.execute(sql`SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)`);
   const lock = await tx.execute(sql`SELECT 1 FROM tenants WHERE id = ${tenantId} FOR UPDATE`);
   if (lock.rowCount === 0) throw new TenantNotFoundError(tenantId);
   if (batch.size === 0) return { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
@@ -156,13 +181,11 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
     // unchanged contact is then only read, where ON CONFLICT DO UPDATE would lock (write) it.
     // The conflict clause stays for the rows that do change. Content columns are compared with
     // IS DISTINCT FROM so NULLs compare equal; source_updated_at alone changing is not a change
-    // Talkdesk needs.
+    // Talkdesk needs. The same comparison, column by column, names the changed fields for the
+    // history row written beside the contact.
     const { rows } = await tx.execute<{ inserted: string; updated: string }>(sql`
-      WITH up AS (
-        INSERT INTO contacts AS c (tenant_id, id, name, company, title, emails, phones, photo_url, address,
-                                   websites, twitter, url, source_updated_at, doc, updated_at, deleted_at)
-        SELECT ${tenantId}, b.id, b.name, b.company, b.title, b.emails, b.phones, b.photo_url, b.address,
-               b.websites, b.twitter, b.url, b.source_updated_at, b.doc, ${ts}::timestamptz, NULL
+      WITH changed AS (
+        SELECT b.*, o.found, ${changedFieldsMask('o', 'b')} AS fields
         FROM mirror_batch b
         -- A primary-key lookup per row, whatever the statistics say. LATERAL with LIMIT 1 keeps
         -- it a nested loop: the staging table has no statistics, and a hash join would read the
@@ -172,27 +195,41 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
         -- updated_at, id), a scan of the whole tenant per row (a fresh tenant's 7th batch of
         -- 10,000 took 17 s).
         LEFT JOIN LATERAL (
-          SELECT true AS live, o.doc, o.name, o.company, o.title, o.emails, o.phones, o.photo_url, o.address,
-                 o.websites, o.twitter, o.url
+          SELECT true AS found, o.deleted_at IS NULL AS live, o.doc, o.name, o.company, o.title, o.emails, o.phones,
+                 o.photo_url, o.address, o.websites, o.twitter, o.url
           FROM contacts o
-          WHERE o.tenant_id = (SELECT ${tenantId}::uuid) AND o.id = b.id AND o.deleted_at IS NULL
+          WHERE o.tenant_id = (SELECT ${tenantId}::uuid) AND o.id = b.id
           LIMIT 1
         ) o ON true
         -- Equal documents mean equal content (the writer renders them canonically), one text
         -- comparison; the columns decide when the documents differ, since a document rendered
         -- by migration 0003 may differ in spacing only.
-        WHERE o.live IS NULL
+        WHERE o.found IS NULL OR NOT o.live
            OR (o.doc <> b.doc
                AND (o.name, o.company, o.title, o.emails, o.phones, o.photo_url, o.address, o.websites, o.twitter, o.url)
                    IS DISTINCT FROM
                    (b.name, b.company, b.title, b.emails, b.phones, b.photo_url, b.address, b.websites, b.twitter, b.url))
+      ),
+      up AS (
+        INSERT INTO contacts AS c (tenant_id, id, name, company, title, emails, phones, photo_url, address,
+                                   websites, twitter, url, source_updated_at, doc, updated_at, deleted_at, versions)
+        SELECT ${tenantId}, id, name, company, title, emails, phones, photo_url, address,
+               websites, twitter, url, source_updated_at, doc, ${ts}::timestamptz, NULL, 1
+        FROM changed
         ON CONFLICT (tenant_id, id) DO UPDATE SET
           name = excluded.name, company = excluded.company, title = excluded.title, emails = excluded.emails,
           phones = excluded.phones, photo_url = excluded.photo_url, address = excluded.address,
           websites = excluded.websites, twitter = excluded.twitter, url = excluded.url,
-          source_updated_at = excluded.source_updated_at, doc = excluded.doc, updated_at = excluded.updated_at, deleted_at = NULL
-        RETURNING (xmax = 0) AS inserted
-      )
+          source_updated_at = excluded.source_updated_at, doc = excluded.doc, updated_at = excluded.updated_at, deleted_at = NULL,
+          versions = c.versions + 1
+        RETURNING (xmax = 0) AS inserted, id, versions
+      ),
+      -- Every row of changed is written (the tenant is locked, so nothing changed since it was read).
+      recorded AS (
+        INSERT INTO contact_history (tenant_id, contact_id, at, source, fields)
+        SELECT ${tenantId}, id, ${ts}::timestamptz, ${batch.source}, fields FROM changed
+      ),
+      pruned AS (${pruneVersions(tenantId, sql`SELECT id FROM up WHERE versions > ${VERSIONS_KEPT}`)})
       SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`);
     inserted = Number(rows[0]!.inserted);
     updated = Number(rows[0]!.updated);
@@ -200,10 +237,39 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
 
   let deleted = 0;
   if (batch.tombstones.length > 0) {
-    const result = await tx.execute(sql`
-      UPDATE contacts SET deleted_at = ${ts}::timestamptz, updated_at = ${ts}::timestamptz
-      WHERE tenant_id = (SELECT ${tenantId}::uuid) AND id = ANY(${sql.param(batch.tombstones)}::text[]) AND deleted_at IS NULL`);
-    deleted = result.rowCount ?? 0;
+    const { rows } = await tx.execute<{ deleted: string }>(sql`
+      WITH gone AS (
+        UPDATE contacts SET deleted_at = ${ts}::timestamptz, updated_at = ${ts}::timestamptz, versions = versions + 1
+        WHERE tenant_id = (SELECT ${tenantId}::uuid) AND id = ANY(${sql.param(batch.tombstones)}::text[]) AND deleted_at IS NULL
+        RETURNING id, versions
+      ),
+      recorded AS (
+        INSERT INTO contact_history (tenant_id, contact_id, at, source, fields, deleted)
+        SELECT ${tenantId}, id, ${ts}::timestamptz, ${batch.source}, 0, true FROM gone
+      ),
+      pruned AS (${pruneVersions(tenantId, sql`SELECT id FROM gone WHERE versions > ${VERSIONS_KEPT}`)})
+      SELECT count(*) AS deleted FROM gone`);
+    deleted = Number(rows[0]!.deleted);
+  }
+  if (batch.erasures.length > 0) {
+    const ids = sql`${sql.param(batch.erasures)}::text[]`;
+    // A live contact becomes a tombstone (a write, with a new key, so the deletion reaches
+    // Talkdesk); one already tombstoned keeps its key, since Talkdesk's copies are already
+    // told. Either way its data and history go; the id stays for the deletion rule.
+    const { rows } = await tx.execute<{ deleted: string }>(sql`
+      WITH erased AS (
+        UPDATE contacts SET
+          updated_at = CASE WHEN deleted_at IS NULL THEN ${ts}::timestamptz ELSE updated_at END,
+          deleted_at = coalesce(deleted_at, ${ts}::timestamptz),
+          name = '', company = NULL, title = NULL, emails = NULL, phones = NULL, photo_url = NULL, address = NULL,
+          websites = NULL, twitter = NULL, url = NULL, source_updated_at = NULL, doc = jsonb_build_object('id', id)::text,
+          versions = 0
+        WHERE tenant_id = (SELECT ${tenantId}::uuid) AND id = ANY(${ids})
+        RETURNING updated_at = ${ts}::timestamptz AS tombstoned
+      ),
+      forgotten AS (${eraseHistory(tenantId, ids)})
+      SELECT count(*) FILTER (WHERE tombstoned) AS deleted FROM erased`);
+    deleted += Number(rows[0]!.deleted);
   }
 
   if (inserted + updated + deleted > 0) {

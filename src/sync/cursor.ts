@@ -99,6 +99,11 @@ export function parsePlainTimestamp(text: string): Key | undefined {
   return { us, id: '' };
 }
 
+/** A checkpoint's key, and the start of the latest full run in its lineage when it carries one. */
+export interface CheckpointKey extends Key {
+  horizonUs?: bigint;
+}
+
 export type TokenKind = 'checkpoint' | 'offset';
 
 export interface CursorCodecOptions {
@@ -123,8 +128,15 @@ export class CursorCodec {
     private readonly options: CursorCodecOptions = {},
   ) {}
 
-  encodeCheckpoint(tenantId: string, key: Key): string {
-    return this.sign('checkpoint', tenantId, { t: key.us.toString(), i: key.id });
+  /**
+   * `horizonUs`: the start of the latest full run in this checkpoint's lineage. Talkdesk sends a
+   * checkpoint back only after completing the run that issued it, so one that carries it proves
+   * that full run reached the copy (every tombstone up to it is gone from there).
+   */
+  encodeCheckpoint(tenantId: string, key: Key, horizonUs?: bigint): string {
+    const payload: Record<string, unknown> = { t: key.us.toString(), i: key.id };
+    if (horizonUs !== undefined) payload.h = horizonUs.toString();
+    return this.sign('checkpoint', tenantId, payload);
   }
 
   encodeOffset(tenantId: string, key: Key, state: RunState): string {
@@ -136,13 +148,16 @@ export class CursorCodec {
   }
 
   /** A checkpoint token of this tenant, or a plain timestamp; throws INVALID_CHECKPOINT. */
-  decodeCheckpoint(tenantId: string, token: string): Key {
+  decodeCheckpoint(tenantId: string, token: string): CheckpointKey {
     if (!token.startsWith('v1.')) {
       const plain = parsePlainTimestamp(token);
       if (plain) return plain;
     }
-    const payload = this.verify('checkpoint', tenantId, token, (why) => new InvalidCheckpointError(why));
-    return readKey(payload, (why) => new InvalidCheckpointError(why));
+    const fail = (why: string) => new InvalidCheckpointError(why);
+    const payload = this.verify('checkpoint', tenantId, token, fail);
+    const key: CheckpointKey = readKey(payload, fail);
+    if (payload.h !== undefined) key.horizonUs = readMicros(payload.h, fail);
+    return key;
   }
 
   decodeOffset(tenantId: string, token: string): { key: Key; state: RunState } {

@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.js';
 import type { Credential, Tenant } from '../db/schema.js';
-import { claimDeletionResync, recordDeletionsReflected } from '../tenants/credentials.js';
+import { claimDeletionResync } from '../tenants/credentials.js';
+import { recordSync, type CopyRecord } from '../tenants/delivery-record.js';
 import { CursorCodec, MIN_KEY, maxKey, microsToTimestamp, type Key, type RunState } from './cursor.js';
 import { readPage } from './page-query.js';
 import type { ReadAhead, ReadAheadOutcome } from './read-ahead.js';
@@ -52,7 +53,7 @@ export async function syncPage(
   db: Db,
   codec: CursorCodec,
   tenant: Tenant,
-  copy: Pick<Credential, 'id' | 'deletionsReflectedAt'>,
+  copy: CopyRecord & Pick<Credential, 'deletionsReflectedAt'>,
   meta: SyncRequestMeta,
   options: SyncPageOptions,
 ): Promise<SyncPageAnswer> {
@@ -84,9 +85,18 @@ export async function syncPage(
   // The next page starts at `passed`, as its offset will say; no first-page question rides on it.
   if (hasMore) options.readAhead?.start(tenant.id, passed, options.pageSize, () => readPage(db, tenant.id, passed, options.pageSize));
 
-  if (!hasMore && !incremental && state.horizonUs !== undefined) {
-    await recordDeletionsReflected(db, copy.id, microsToTimestamp(state.horizonUs));
-  }
+  // A full run's last page reflects the deletions up to the run's start; its checkpoint carries
+  // that start, and so do the incremental checkpoints that follow from it, so that whichever of
+  // them Talkdesk sends back proves the full run reached its copy.
+  const fullRunEnds = !hasMore && !incremental && state.horizonUs !== undefined;
+  const horizonUs = fullRunEnds ? state.horizonUs : checkpoint?.horizonUs;
+  await recordSync(db, copy, {
+    handedOut: passed,
+    ...(checkpoint ? { confirmed: checkpoint } : {}),
+    ...(checkpoint?.horizonUs !== undefined ? { deletionsConfirmedUs: checkpoint.horizonUs } : {}),
+    ...(fullRunEnds ? { deletionsReflectedAt: microsToTimestamp(state.horizonUs!) } : {}),
+    runEnded: !hasMore,
+  });
 
   const pageNumber = offset ? offset.state.page : 1;
   const answer: SyncPageAnswer = { contactsJson: page.json, count: page.count, kind: incremental ? 'incremental' : 'initial', page: pageNumber };
@@ -96,7 +106,7 @@ export async function syncPage(
   // Until the first backfill is complete the mirror is partial: no checkpoint, so the next run is
   // full again and nothing the backfill has yet to bring can fall behind a checkpoint.
   if (tenant.backfillCompletedAt !== null && !state.withhold) {
-    answer.synchronization_checkpoint = codec.encodeCheckpoint(tenant.id, passed);
+    answer.synchronization_checkpoint = codec.encodeCheckpoint(tenant.id, passed, horizonUs);
   }
   return answer;
 }

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../plugins/error-handler.js';
 import { AuthSchema } from './auth-schema.js';
+import { touchCredential } from './credentials.js';
 
 /**
  * POST /auth_validation: Talkdesk calls it when a customer activates the integration. Valid
@@ -21,7 +22,7 @@ const authValidationRoute: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       if (tenants.onboarding) await tenants.onboarding.validate(request.body.auth, () => app.admitUnknownCredentials(request));
-      else await tenants.resolve(request.body.auth, request);
+      else await touchCredential(app.db, (await tenants.resolve(request.body.auth, request)).credential);
       return reply.code(204).send(null);
     },
   );

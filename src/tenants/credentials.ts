@@ -208,15 +208,3 @@ export async function claimDeletionResync(db: Executor, credentialId: string, in
   `);
   return (claimed.rowCount ?? 0) > 0;
 }
-
-/**
- * Records that every tombstone up to `horizon` (a timestamptz literal, microseconds) is reflected
- * in the Talkdesk copy this credential syncs; never moves back.
- */
-export async function recordDeletionsReflected(db: Executor, credentialId: string, horizon: string): Promise<void> {
-  await db.execute(sql`
-    UPDATE credentials SET deletions_reflected_at = ${horizon}::timestamptz
-    WHERE id = ${credentialId}
-      AND (deletions_reflected_at IS NULL OR deletions_reflected_at < ${horizon}::timestamptz)
-  `);
-}

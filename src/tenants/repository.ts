@@ -107,6 +107,7 @@ export async function deleteTenant(db: Db, id: string): Promise<boolean> {
     const locked = await tx.execute(sql`SELECT 1 FROM tenants WHERE id = ${id} FOR UPDATE`);
     if (locked.rowCount === 0) return false;
     await tx.execute(sql`DELETE FROM contacts WHERE tenant_id = ${id}`);
+    await tx.execute(sql`DELETE FROM contact_history WHERE tenant_id = ${id}`);
     await tx.execute(sql`DELETE FROM tenants WHERE id = ${id}`);
     return true;
   });

@@ -3,13 +3,15 @@ import type { Db } from '../db/client.js';
 import type { BridgeKeys } from './keys.js';
 import { servable, type Onboarding, type Resolution } from './onboarding.js';
 import { UnknownCredentialsError } from './errors.js';
-import { findCredential, touchCredential } from './credentials.js';
+import { findCredential } from './credentials.js';
 
 /**
  * The tenant and credential a request's `auth` is: a known, working credential straight from the
  * database; otherwise through onboarding (verify with the CRM, join or create the tenant).
  * Without a CRM connector, unknown or failed credentials are simply refused. Attempts with
  * credentials that match none count against the request's client (unknown-credentials-limit.ts).
+ * The caller records the use: a sync page with what it delivered (tenants/delivery-record.ts), in
+ * the one statement that also marks the credential used.
  */
 export async function resolveTenant(
   deps: { db: Db; keys: BridgeKeys; onboarding?: Onboarding },
@@ -25,6 +27,5 @@ export async function resolveTenant(
         if (!known || known.credential.status !== 'working') throw new UnknownCredentialsError();
         return servable({ ...known, onboarded: false });
       })();
-  await touchCredential(deps.db, resolution.credential);
   return resolution;
 }

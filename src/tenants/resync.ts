@@ -39,6 +39,7 @@ export async function finishResync(db: Db, tenantId: string): Promise<number> {
       db,
       tenantId,
       rows.map((r) => ({ id: r.id, deleted: true as const })),
+      'resync',
     );
     deleted += counts.deleted;
   }

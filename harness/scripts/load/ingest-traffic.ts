@@ -58,7 +58,7 @@ export function startIngestTraffic(
       version++;
       const batch = Array.from({ length: share }, () => benchContact(Math.floor(Math.random() * contactsPerTenant), version, tenant.seed));
       try {
-        const counts = await writeContacts(db, tenant.id, batch);
+        const counts = await writeContacts(db, tenant.id, batch, 'poll');
         written += counts.inserted + counts.updated;
       } catch {
         // Under overload a write may wait past the pool's connect timeout; ingest retries, so does this loop.

@@ -37,7 +37,7 @@ export async function seedTenants(
       const tenant = seeded[t]!;
       for (let from = 0; from < contactsPerTenant; from += BATCH) {
         const batch = Array.from({ length: Math.min(BATCH, contactsPerTenant - from) }, (_, k) => benchContact(from + k, 0, tenant.seed));
-        await writeContacts(db, tenant.id, batch);
+        await writeContacts(db, tenant.id, batch, 'backfill');
         onContacts?.(batch.length);
       }
     }
