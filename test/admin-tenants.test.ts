@@ -94,7 +94,8 @@ t.test('a resync keeps serving while it runs and tombstones what the CRM no long
   // incremental passes nor the archived-contacts scan can find them; only a full re-read can.
   const gone = ['900000001', '900000002', '900000003'];
   await writeContacts(h.database.db, id, gone.map((g) => ({ id: g, name: `Ghost ${g}` })), 'admin_push');
-  sim.control.setDelay({ ms: 80, endpoint: 'contacts.list' });
+  // A resync of a few seconds, so the run below fits inside it even on a busy machine.
+  sim.control.setDelay({ ms: 1000, endpoint: 'contacts.list' });
   t.same((await post(h, `/admin/tenants/${id}/resync`)).body, { id, status: 'active' });
   await eventually('the resync is running', async () => (await get(h, `/admin/tenants/${id}`)).body.backfill.pages > 0);
   const during = await syncRun(h.sync, auth);
