@@ -256,7 +256,7 @@ t.test('the admin API answers every generated request with a 4xx JSON error or a
     );
   }
 
-  t.ok(requests >= 4_000, `${requests} generated requests`);
+  t.ok(requests >= 2_000, `${requests} generated requests`);
   t.comment(`answers: ${[...statuses].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`).join(', ')}`);
   for (const op of ['register 201', 'rename 200', 'push 200', 'deleteContact 204', 'getContact 200', 'list 200', 'get 200', 'delete 204']) {
     t.ok((statuses.get(op) ?? 0) > 0, `some requests succeeded: ${op}`);

@@ -95,12 +95,18 @@ async function onboardHubSpotTenants(stack: LoadStack, settings: LoadSettings): 
   const portals = hubspotPortals(settings.hubspotTenants);
   if (portals.length === 0) return [];
   for (const portal of portals) {
-    const res = await fetch(`${stack.baseUrl}/auth_validation`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: { access_token: portal.tokens[0] } }),
-    });
-    if (res.status !== 204) throw new Error(`auth validation of portal ${portal.portalId}: HTTP ${res.status} ${await res.text()}`);
+    // As Talkdesk does, a 503 (the bridge shedding load on a busy machine) is retried after its Retry-After.
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(`${stack.baseUrl}/auth_validation`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ auth: { access_token: portal.tokens[0] } }),
+      });
+      if (res.status === 204) break;
+      if (res.status !== 503 || attempt === 10) throw new Error(`auth validation of portal ${portal.portalId}: HTTP ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+      await sleep(1000 * Math.max(1, Number(res.headers.get('retry-after')) || 1));
+    }
   }
   const total = portals.length * settings.contactsPerTenant;
   const bar = phaseBar('HubSpot backfills', total, 'contacts');
