@@ -7,6 +7,10 @@ import { mapHubSpotContact } from '../src/crm/hubspot/mapping.js';
 import { mapPipedrivePerson, type PipedrivePerson } from '../src/crm/pipedrive/mapping.js';
 import type { Contact } from '../src/mirror/contact.js';
 import { writeContacts } from '../src/mirror/writer.js';
+import { finishSweep, recordSweepPage, startSweep, SweepAbandonedError } from '../src/tenants/deletion-sweep.js';
+import { ensureIngestState } from '../src/tenants/ingest-state.js';
+import { requestResync } from '../src/tenants/resync.js';
+import { buildTestApp } from './helpers/app.js';
 import { buildIngestStack, eventually, startSim, type IngestStack } from './helpers/ingest.js';
 
 // Issues 14 and 15: deletions no list of the CRM reports (Pipedrive's deleted and merged-away
@@ -152,6 +156,21 @@ t.test('a sweep cut short tombstones nothing, and a contact written since it beg
   });
   t.ok(talkdesk.contacts.has(restored));
   t.notOk(talkdesk.contacts.has(gone));
+});
+
+t.test('a sweep whose state a requested resync dropped records and tombstones nothing more', async (t) => {
+  const h = await buildTestApp(t);
+  const tenant = await h.createTenant({ token: 'sweep-dropped' });
+  await h.push(tenant, ['a', 'b', 'c'].map((id) => ({ id, name: id.toUpperCase() })));
+  await ensureIngestState(h.database.db, tenant);
+  const sweep = await startSweep(h.database.db, tenant);
+  await h.database.db.transaction((tx) => recordSweepPage(tx, tenant, ['a', 'b'], { ...sweep, listing: { after: 'b' } }));
+  // An operator asks for a resync while the sweep runs: its seen ids are emptied.
+  await requestResync(h.database.db, tenant);
+  await t.rejects(h.database.db.transaction((tx) => recordSweepPage(tx, tenant, ['c'], { ...sweep, listed: true })), SweepAbandonedError);
+  await t.rejects(finishSweep(h.database.db, tenant, sweep), SweepAbandonedError, 'its tombstones are rolled back');
+  const { rows } = await h.database.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM contacts WHERE deleted_at IS NOT NULL`);
+  t.equal(rows[0]!.n, 0, 'nothing was tombstoned');
 });
 
 async function tenantId(h: IngestStack): Promise<string | undefined> {

@@ -14,7 +14,7 @@ import { liveContacts } from '../src/tenants/figures.js';
 import type { BridgeKeys } from '../src/tenants/keys.js';
 import type { Metrics } from '../src/metrics/registry.js';
 import { finishResync, rememberSeen } from '../src/tenants/resync.js';
-import { finishSweep, recordSweepPage, startSweep, type SweepCursor } from '../src/tenants/deletion-sweep.js';
+import { finishSweep, recordSweepPage, startSweep, SweepAbandonedError, type SweepCursor } from '../src/tenants/deletion-sweep.js';
 import { getTenant } from '../src/tenants/repository.js';
 import type { IngestScheduler } from '../src/ingest/scheduler.js';
 import type { IngestJob, IngestKind, IngestResult } from '../src/ingest/queue.js';
@@ -235,23 +235,29 @@ async function runSweep(
   result: IngestResult,
 ): Promise<void> {
   let sweep = stored ?? (await startSweep(deps.db, tenantId));
-  if (!sweep.listed) {
-    for await (const page of connector.liveIds!(account, sweep.listing)) {
-      sweep = page.done ? { startedAt: sweep.startedAt, listed: true } : { startedAt: sweep.startedAt, listing: page.cursor };
-      const next = sweep;
-      await deps.db.transaction((tx) => recordSweepPage(tx, tenantId, page.ids, next));
-      result.pages++;
-      if (page.done) break;
-      if (!isIngesting(await getTenant(deps.db, tenantId))) return;
-      if (deps.closing()) {
-        await job.moveToDelayed(delayUntil(0), token);
-        throw new DelayedError();
+  try {
+    if (!sweep.listed) {
+      for await (const page of connector.liveIds!(account, sweep.listing)) {
+        const { id, startedAt } = sweep;
+        sweep = page.done ? { id, startedAt, listed: true } : { id, startedAt, listing: page.cursor };
+        const next = sweep;
+        await deps.db.transaction((tx) => recordSweepPage(tx, tenantId, page.ids, next));
+        result.pages++;
+        if (page.done) break;
+        if (!isIngesting(await getTenant(deps.db, tenantId))) return;
+        if (deps.closing()) {
+          await job.moveToDelayed(delayUntil(0), token);
+          throw new DelayedError();
+        }
       }
     }
+    // A listing that ended without saying so (a connector's bug) is not a complete one.
+    if (!sweep.listed) return;
+    result.deleted += await finishSweep(deps.db, tenantId, sweep);
+  } catch (err) {
+    if (!(err instanceof SweepAbandonedError)) throw err;
+    deps.log.info({ tenantId }, 'deletion sweep dropped while it ran (a resync was requested); it tombstoned nothing more');
   }
-  // A listing that ended without saying so (a connector's bug) is not a complete one.
-  if (!sweep.listed) return;
-  result.deleted += await finishSweep(deps.db, tenantId, sweep.startedAt);
 }
 
 // eslint-disable-next-line require-yield

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Db, Executor } from '../db/client.js';
 import { writeContacts } from '../mirror/writer.js';
@@ -19,6 +20,8 @@ import { rememberSeen } from './resync.js';
  * (workers/ingest.ts), and requesting or finishing one drops a sweep's state.
  */
 export interface SweepCursor {
+  /** Which sweep this is: one whose state was dropped (a resync requested meanwhile) must not go on. */
+  id: string;
   /** The tenant's last_change_at when the sweep began, as text at full precision: rows at or before it are judged. */
   startedAt: string;
   /** The connector's listing cursor (undefined: from the first page). */
@@ -35,7 +38,7 @@ export interface SweepCursor {
 export async function startSweep(db: Db, tenantId: string): Promise<SweepCursor> {
   return db.transaction(async (tx) => {
     const { rows } = await tx.execute<{ at: string }>(sql`SELECT last_change_at::text AS at FROM tenants WHERE id = ${tenantId} FOR UPDATE`);
-    const cursor: SweepCursor = { startedAt: rows[0]?.at ?? '-infinity' };
+    const cursor: SweepCursor = { id: randomUUID(), startedAt: rows[0]?.at ?? '-infinity' };
     await tx.execute(sql`DELETE FROM resync_seen WHERE tenant_id = ${tenantId}`);
     await saveCursor(tx, tenantId, 'sweep', cursor);
     return cursor;
@@ -44,6 +47,7 @@ export async function startSweep(db: Db, tenantId: string): Promise<SweepCursor>
 
 /** Stores a listed page: its ids as seen and where the listing resumes. Call inside one transaction. */
 export async function recordSweepPage(tx: Executor, tenantId: string, ids: readonly string[], cursor: SweepCursor): Promise<void> {
+  await assertCurrentSweep(tx, tenantId, cursor.id);
   await rememberSeen(tx, tenantId, ids);
   await saveCursor(tx, tenantId, 'sweep', cursor);
 }
@@ -56,7 +60,8 @@ const TOMBSTONES_PER_WRITE = 5_000;
  * tombstoning statement, under the tenant lock); the last write also clears the sweep's state.
  * A crash in between leaves the state `listed`, and the next reconcile finishes the tombstoning.
  */
-export async function finishSweep(db: Db, tenantId: string, startedAt: string): Promise<number> {
+export async function finishSweep(db: Db, tenantId: string, sweep: Pick<SweepCursor, 'id' | 'startedAt'>): Promise<number> {
+  const { startedAt } = sweep;
   let deleted = 0;
   for (;;) {
     const { rows } = await db.execute<{ id: string }>(sql`
@@ -69,7 +74,11 @@ export async function finishSweep(db: Db, tenantId: string, startedAt: string): 
       db,
       tenantId,
       rows.map((r) => ({ id: r.id, deleted: true as const })),
-      last ? (tx) => clearSweep(tx, tenantId) : undefined,
+      async (tx) => {
+        // After the tombstones, before the commit: a sweep whose state was dropped meanwhile rolls them back.
+        await assertCurrentSweep(tx, tenantId, sweep.id);
+        if (last) await clearSweep(tx, tenantId);
+      },
       { tombstonesUnchangedSince: startedAt },
     );
     deleted += counts.deleted;
@@ -81,4 +90,17 @@ export async function finishSweep(db: Db, tenantId: string, startedAt: string): 
 export async function clearSweep(tx: Executor, tenantId: string): Promise<void> {
   await tx.execute(sql`DELETE FROM resync_seen WHERE tenant_id = ${tenantId}`);
   await saveCursor(tx, tenantId, 'sweep', undefined);
+}
+
+/** The sweep's state was dropped while it ran (a resync was requested): it stops, having done nothing more. */
+export class SweepAbandonedError extends Error {
+  override name = 'SweepAbandonedError';
+}
+
+/** Locks the ingest state's row and checks the stored sweep is still `id`; otherwise SweepAbandonedError. */
+async function assertCurrentSweep(tx: Executor, tenantId: string, id: string): Promise<void> {
+  const { rows } = await tx.execute<{ id: string | null }>(
+    sql`SELECT source_cursor -> 'sweep' ->> 'id' AS id FROM ingest_state WHERE tenant_id = ${tenantId} FOR UPDATE`,
+  );
+  if (rows[0]?.id !== id) throw new SweepAbandonedError(`the deletion sweep ${id} was dropped while it ran`);
 }

@@ -9,12 +9,16 @@ import { writeContacts } from '../mirror/writer.js';
  * and finishing one drop a deletion sweep's state (tenants/deletion-sweep.ts), which shares resync_seen.
  */
 export async function requestResync(db: Executor, tenantId: string): Promise<void> {
-  await db.execute(sql`DELETE FROM resync_seen WHERE tenant_id = ${tenantId}`);
-  await db.execute(sql`
-    UPDATE ingest_state
-    SET source_cursor = (source_cursor - 'backfill' - 'sweep') || jsonb_build_object('resync', jsonb_build_object('requestedAt', now())),
-        backfill_pages = 0, backfill_contacts = 0, backfill_total = NULL
-    WHERE tenant_id = ${tenantId}`);
+  // One transaction, the ingest state's row first: a deletion sweep under way checks that row
+  // (locked) before it commits a page or a tombstone, so it never acts on seen ids emptied here.
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`
+      UPDATE ingest_state
+      SET source_cursor = (source_cursor - 'backfill' - 'sweep') || jsonb_build_object('resync', jsonb_build_object('requestedAt', now())),
+          backfill_pages = 0, backfill_contacts = 0, backfill_total = NULL
+      WHERE tenant_id = ${tenantId}`);
+    await tx.execute(sql`DELETE FROM resync_seen WHERE tenant_id = ${tenantId}`);
+  });
 }
 
 /** Records ids a resync page (or a deletion sweep's listing) brought; call inside the page's transaction. */
