@@ -90,7 +90,7 @@ export const ConfigSchema = Type.Object({
     description: 'while the daily budget is low: at most one incremental pass of the tenant in this many seconds',
   }),
   SYNC_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 60, description: 'seconds between incremental ingest passes of a tenant' }),
-  DELETE_RECONCILE_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'seconds between scans of archived CRM contacts' }),
+  DELETE_RECONCILE_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'seconds between deletion scans: archived CRM contacts, then the sweep of live ids' }),
   CONTACT_HISTORY_DAYS: Type.Integer({
     minimum: 1,
     default: 30,

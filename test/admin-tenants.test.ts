@@ -89,9 +89,17 @@ t.test('a resync keeps serving while it runs and tombstones what the CRM no long
   await eventually('backfilled', async () => (await syncRun(h.sync, auth)).checkpoint !== undefined);
   const { rows } = await h.database.db.execute<{ id: string }>(sql`SELECT id FROM tenants`);
   const id = rows[0]!.id;
+  // The first reconcile follows the backfill; the next is an hour away.
+  await eventually('the first reconcile has completed', async () => {
+    const { rows: state } = await h.database.db.execute<{ done: boolean }>(
+      sql`SELECT last_reconcile_at IS NOT NULL AND NOT source_cursor ? 'sweep' AS done FROM ingest_state`,
+    );
+    return state[0]?.done === true;
+  });
 
   // Contacts the mirror holds but the CRM has no trace of (purged, or never there): neither the
-  // incremental passes nor the archived-contacts scan can find them; only a full re-read can.
+  // incremental passes nor the archived-contacts scan can find them; a full re-read can (and so
+  // can the deletion sweep of the next reconcile, an hour away).
   const gone = ['900000001', '900000002', '900000003'];
   await writeContacts(h.database.db, id, gone.map((g) => ({ id: g, name: `Ghost ${g}` })), 'admin_push');
   // A resync of a few seconds, so the run below fits inside it even on a busy machine.

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../src/db/client.js';
 import type { Tenant } from '../src/db/schema.js';
-import type { Connector, ConnectorPage } from '../src/crm/connector.js';
+import type { Connector, ConnectorAccount, ConnectorPage } from '../src/crm/connector.js';
 import type { ConnectorRegistry } from '../src/crm/registry.js';
 import { CrmRateLimitedError, CrmUnauthorizedError } from '../src/crm/errors.js';
 import { writeContacts, type WriteCounts } from '../src/mirror/writer.js';
@@ -15,6 +15,7 @@ import { liveContacts } from '../src/tenants/figures.js';
 import type { BridgeKeys } from '../src/tenants/keys.js';
 import type { Metrics } from '../src/metrics/registry.js';
 import { finishResync, rememberSeen } from '../src/tenants/resync.js';
+import { finishSweep, recordSweepPage, startSweep, SweepAbandonedError, type SweepCursor } from '../src/tenants/deletion-sweep.js';
 import { getTenant } from '../src/tenants/repository.js';
 import type { IngestScheduler } from '../src/ingest/scheduler.js';
 import type { IngestJob, IngestKind, IngestResult } from '../src/ingest/queue.js';
@@ -151,9 +152,15 @@ async function runPass(
     pages = connector.backfill(account, cursors.backfill);
   } else if (passKind === 'incremental') {
     pages = connector.changes(account, cursors.changes);
+  } else if (cursors.sweep !== undefined) {
+    // A reconcile whose sweep was cut short: the deletions scan before it has completed.
+    pages = noPages();
   } else {
     pages = connector.deletions(account, cursors.deletions);
   }
+  // While a deletion sweep is under way, a contact the CRM reports live is seen by it too: one
+  // restored after the listing passed its id may have been rewritten unchanged, keeping an old key.
+  const sweeping = cursors.sweep !== undefined && !resync;
 
   const source: WriteSource = resync ? 'resync' : passKind === 'backfill' ? 'backfill' : passKind === 'incremental' ? 'poll' : 'sweep';
 
@@ -173,6 +180,7 @@ async function runPass(
         const backfill = passKind === 'backfill' ? { contacts: page.changes.length, total: page.total } : undefined;
         await saveCursor(tx, tenant.id, cursorName, page.cursor, backfill);
         if (resync) await rememberSeen(tx, tenant.id, page.changes.map((c) => c.id));
+        else if (sweeping) await rememberSeen(tx, tenant.id, page.changes.filter((c) => !('deleted' in c && c.deleted)).map((c) => c.id));
       });
       deps.metrics?.countIngestPage(counts);
       result.pages++;
@@ -208,7 +216,56 @@ async function runPass(
     });
   } else if (passKind === 'reconcile') {
     await saveCursor(deps.db, tenant.id, 'deletions', undefined);
+    if (connector.liveIds) await runSweep(job, token, deps, connector, tenant.id, account, cursors.sweep as SweepCursor | undefined, result);
   }
+}
+
+/**
+ * The deletion sweep of a reconcile (tenants/deletion-sweep.ts), after the CRM's own deletions
+ * scan: lists every live id, each page's ids and cursor committed together, and tombstones the
+ * mirrored ids it did not see only once the listing has reached its end. An error, a 429 or a
+ * shutdown leaves the sweep where its last page put it, having tombstoned nothing; the next
+ * reconcile resumes it.
+ */
+async function runSweep(
+  job: IngestJobHandle,
+  token: string | undefined,
+  deps: IngestDeps,
+  connector: Connector,
+  tenantId: string,
+  account: ConnectorAccount,
+  stored: SweepCursor | undefined,
+  result: IngestResult,
+): Promise<void> {
+  let sweep = stored ?? (await startSweep(deps.db, tenantId));
+  try {
+    if (!sweep.listed) {
+      for await (const page of connector.liveIds!(account, sweep.listing)) {
+        const { id, startedAt } = sweep;
+        sweep = page.done ? { id, startedAt, listed: true } : { id, startedAt, listing: page.cursor };
+        const next = sweep;
+        await deps.db.transaction((tx) => recordSweepPage(tx, tenantId, page.ids, next));
+        result.pages++;
+        if (page.done) break;
+        if (!isIngesting(await getTenant(deps.db, tenantId))) return;
+        if (deps.closing()) {
+          await job.moveToDelayed(delayUntil(0), token);
+          throw new DelayedError();
+        }
+      }
+    }
+    // A listing that ended without saying so (a connector's bug) is not a complete one.
+    if (!sweep.listed) return;
+    result.deleted += await finishSweep(deps.db, tenantId, sweep);
+  } catch (err) {
+    if (!(err instanceof SweepAbandonedError)) throw err;
+    deps.log.info({ tenantId }, 'deletion sweep dropped while it ran (a resync was requested); it tombstoned nothing more');
+  }
+}
+
+// eslint-disable-next-line require-yield
+async function* noPages(): AsyncIterable<ConnectorPage> {
+  return;
 }
 
 /** Takes one of the backfill slots on this session, or none when all are taken. */

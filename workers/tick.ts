@@ -14,7 +14,8 @@ export interface TickDeps {
 /**
  * The scheduler's light job: decide what the tenant needs and add it, deduplicated by tenant,
  * so a slow pass is never joined by a second one. Backfill first; then a deletion scan when one
- * is due; otherwise an incremental pass.
+ * is due (the CRM's list of deleted records, then the sweep of live ids: a reconcile); otherwise
+ * an incremental pass.
  */
 export async function processTick(tenantId: string, deps: TickDeps): Promise<{ requested?: IngestKind; skipped?: string }> {
   const tenant = await getTenant(deps.db, tenantId);

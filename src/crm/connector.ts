@@ -30,6 +30,13 @@ export interface Connector {
   changes(account: ConnectorAccount, cursor: unknown): AsyncIterable<ConnectorPage>;
   /** Tombstones for records deleted in the CRM, by a full scan of what it reports deleted. */
   deletions(account: ConnectorAccount, cursor: unknown): AsyncIterable<ConnectorPage>;
+  /**
+   * Every live record's id, page by page, in the CRM's fewest fields (the deletion sweep's
+   * listing): a mirrored id missing from a listing that reached its end is a record the CRM no
+   * longer has, though no list of deleted records names it (privacy deletions, purges, merges).
+   * The last page has `done`. A connector whose deletions() finds every deletion need not have it.
+   */
+  liveIds?(account: ConnectorAccount, cursor: unknown): AsyncIterable<LiveIdsPage>;
   /** The first cursor of `changes` for a backfill that starts now (changes during the backfill are caught). */
   changesCursorAt(startedAtMs: number): unknown;
 }
@@ -55,6 +62,15 @@ export interface ConnectorPage {
   cursor: unknown;
   /** How many records the whole pass will bring, when the CRM says. */
   total?: number;
+}
+
+export interface LiveIdsPage {
+  /** Ids as the mapping stores them (the contacts' `id`). */
+  ids: string[];
+  /** Where to resume after this page; persisted with the page's ids. */
+  cursor: unknown;
+  /** The listing reached its end with this page. */
+  done: boolean;
 }
 
 /** Calls a connector reports, for the metrics. */

@@ -74,6 +74,7 @@ export async function writeContacts(
   changes: readonly MirrorChange[],
   source: WriteSource,
   alsoInTransaction?: (tx: Transaction, counts: WriteCounts) => Promise<void>,
+  options: WriteOptions = {},
 ): Promise<WriteCounts> {
   const batch = planBatch(changes, source);
   // A client of our own rather than db.transaction: the batch is streamed with COPY, which needs
@@ -82,7 +83,7 @@ export async function writeContacts(
   let failure: Error | undefined;
   try {
     return await drizzle(client, { schema }).transaction(async (tx) => {
-      const counts = await applyBatch(tx, client, tenantId, batch);
+      const counts = await applyBatch(tx, client, tenantId, batch, options);
       if (alsoInTransaction) await alsoInTransaction(tx, counts);
       return counts;
     });
@@ -94,6 +95,15 @@ export async function writeContacts(
   } finally {
     client.release(failure);
   }
+}
+
+export interface WriteOptions {
+  /**
+   * Tombstone only rows whose updated_at is at or before this mirror time (full microseconds, as
+   * text): a deletion sweep's ids are "not seen by a listing that started then", which says
+   * nothing of a row written since. Checked in the tombstoning statement, under the tenant lock.
+   */
+  tombstonesUnchangedSince?: string;
 }
 
 interface BatchPlan {
@@ -159,7 +169,7 @@ function* copyChunks({ changes, live }: BatchPlan): Generator<string> {
 /** Connections that already have the session's staging table. */
 const staged = new WeakSet<pg.PoolClient>();
 
-async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: string, batch: BatchPlan): Promise<WriteCounts> {
+async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: string, batch: BatchPlan, options: WriteOptions): Promise<WriteCounts> {
   // A 10k-row batch is costed high enough for JIT, whose compilation (~15 ms) is pure overhead
   // for statements this simple. The changed rows are held once for both the contacts and their
   // history rows; 10,000 of them outgrow the default 4 MB and went through a temporary file.
@@ -237,10 +247,18 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
 
   let deleted = 0;
   if (batch.tombstones.length > 0) {
+    // A tombstone keeps its id and key and none of the contact's data: a contact deleted for
+    // privacy (GDPR) must leave the mirror, and nothing reads a tombstone's fields (the page
+    // query and the deletion rule read its key and deleted_at; a revived id is rewritten whole).
+    // The NOT NULL columns get the emptiest value they take.
+    const since = options.tombstonesUnchangedSince;
     const { rows } = await tx.execute<{ deleted: string }>(sql`
       WITH gone AS (
-        UPDATE contacts SET deleted_at = ${ts}::timestamptz, updated_at = ${ts}::timestamptz, versions = versions + 1
+        UPDATE contacts SET deleted_at = ${ts}::timestamptz, updated_at = ${ts}::timestamptz, versions = versions + 1,
+          name = '', company = NULL, title = NULL, emails = NULL, phones = NULL, photo_url = NULL, address = NULL,
+          websites = NULL, twitter = NULL, url = NULL, doc = json_build_object('id', id)::text
         WHERE tenant_id = (SELECT ${tenantId}::uuid) AND id = ANY(${sql.param(batch.tombstones)}::text[]) AND deleted_at IS NULL
+          ${since === undefined ? sql`` : sql`AND updated_at <= ${since}::timestamptz`}
         RETURNING id, versions
       ),
       recorded AS (

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { ingestState } from '../db/schema.js';
 
-export type CursorName = 'backfill' | 'changes' | 'deletions' | 'resync';
+export type CursorName = 'backfill' | 'changes' | 'deletions' | 'resync' | 'sweep';
 
 /** The tenant's ingest state, created (empty) if it has none yet. */
 export async function ensureIngestState(db: Executor, tenantId: string) {

@@ -5,18 +5,23 @@ import { writeContacts } from '../mirror/writer.js';
 /**
  * A resync is a fresh backfill of a tenant that already has a mirror: Talkdesk keeps being
  * served (with checkpoints) while it runs, since nothing is removed until it completes; then
- * the live contacts it did not see, the ones the CRM no longer has, are tombstoned.
+ * the live contacts it did not see, the ones the CRM no longer has, are tombstoned. Requesting
+ * and finishing one drop a deletion sweep's state (tenants/deletion-sweep.ts), which shares resync_seen.
  */
 export async function requestResync(db: Executor, tenantId: string): Promise<void> {
-  await db.execute(sql`DELETE FROM resync_seen WHERE tenant_id = ${tenantId}`);
-  await db.execute(sql`
-    UPDATE ingest_state
-    SET source_cursor = (source_cursor - 'backfill') || jsonb_build_object('resync', jsonb_build_object('requestedAt', now())),
-        backfill_pages = 0, backfill_contacts = 0, backfill_total = NULL
-    WHERE tenant_id = ${tenantId}`);
+  // One transaction, the ingest state's row first: a deletion sweep under way checks that row
+  // (locked) before it commits a page or a tombstone, so it never acts on seen ids emptied here.
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`
+      UPDATE ingest_state
+      SET source_cursor = (source_cursor - 'backfill' - 'sweep') || jsonb_build_object('resync', jsonb_build_object('requestedAt', now())),
+          backfill_pages = 0, backfill_contacts = 0, backfill_total = NULL
+      WHERE tenant_id = ${tenantId}`);
+    await tx.execute(sql`DELETE FROM resync_seen WHERE tenant_id = ${tenantId}`);
+  });
 }
 
-/** Records ids a resync page brought; call inside the page's transaction. */
+/** Records ids a resync page (or a deletion sweep's listing) brought; call inside the page's transaction. */
 export async function rememberSeen(tx: Executor, tenantId: string, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
   await tx.execute(sql`
@@ -45,7 +50,7 @@ export async function finishResync(db: Db, tenantId: string): Promise<number> {
   }
   await db.transaction(async (tx) => {
     await tx.execute(sql`DELETE FROM resync_seen WHERE tenant_id = ${tenantId}`);
-    await tx.execute(sql`UPDATE ingest_state SET source_cursor = source_cursor - 'resync' - 'backfill' WHERE tenant_id = ${tenantId}`);
+    await tx.execute(sql`UPDATE ingest_state SET source_cursor = source_cursor - 'resync' - 'backfill' - 'sweep' WHERE tenant_id = ${tenantId}`);
   });
   return deleted;
 }

@@ -1,5 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js/max';
-import { CONTACTS_READ, type Connector, type ConnectorAccount, type ConnectorModule, type ConnectorPage, type CrmAccount } from '../connector.js';
+import { CONTACTS_READ, type Connector, type ConnectorAccount, type ConnectorModule, type ConnectorPage, type CrmAccount, type LiveIdsPage } from '../connector.js';
 import { CrmUnauthorizedError } from '../errors.js';
 import { budget, RollingWindowLimiter, type RateBudget } from '../rate-limiter.js';
 import type { MirrorChange } from '../../mirror/writer.js';
@@ -97,6 +97,23 @@ export class HubSpotConnector implements Connector {
 
   async *deletions(account: ConnectorAccount, cursor: unknown): AsyncIterable<ConnectorPage> {
     yield* this.listPass(account, cursor as ListCursor | undefined, true);
+  }
+
+  /**
+   * The live contacts' ids: the list endpoint (`archived=false`, 100 a page, by id) asking for
+   * `hs_object_id` alone, since with no properties at all HubSpot answers its default set (name
+   * and email among them), which the sweep has no use for. Spends the portal's budget as ingest does.
+   */
+  async *liveIds(account: ConnectorAccount, cursor: unknown): AsyncIterable<LiveIdsPage> {
+    const api = this.api(account.auth, account.accountId);
+    let after = (cursor as ListCursor | undefined)?.after;
+    for (;;) {
+      const page = await api.listContacts(['hs_object_id'], after, false);
+      after = page.nextAfter;
+      const ids = page.results.map((r) => r.id.trim()).filter((id) => id !== '');
+      yield { ids, cursor: after === undefined ? { done: true } : { after }, done: after === undefined };
+      if (after === undefined) return;
+    }
   }
 
   async *changes(account: ConnectorAccount, cursor: unknown): AsyncIterable<ConnectorPage> {

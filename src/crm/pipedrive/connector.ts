@@ -1,5 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js/max';
-import { CONTACTS_READ, type Connector, type ConnectorAccount, type ConnectorModule, type ConnectorPage, type CrmAccount } from '../connector.js';
+import { CONTACTS_READ, type Connector, type ConnectorAccount, type ConnectorModule, type ConnectorPage, type CrmAccount, type LiveIdsPage } from '../connector.js';
 import { CrmRateLimitedError, CrmUnauthorizedError } from '../errors.js';
 import { RollingWindowLimiter, type RateBudget } from '../rate-limiter.js';
 import type { MirrorChange } from '../../mirror/writer.js';
@@ -176,8 +176,41 @@ export class PipedriveConnector implements Connector {
   }
 
   /**
-   * Pipedrive's lists leave deleted and merged-away persons out, so they are found by a reconcile
-   * sweep (a complete listing of ids), which comes with webhooks; until then this pass finds none.
+   * Every live person's id, by `sort_by=id`, 500 a page. API v2 has no field selector for its
+   * default fields (`include_fields` and `custom_fields` only add), so the fewest fields is the
+   * default set with neither; no organization is looked up. A stored cursor Pipedrive refuses
+   * restarts the listing from the first page: the ids seen so far stay seen, and a listing that
+   * then reaches its end is still complete.
+   */
+  async *liveIds(account: ConnectorAccount, cursor: unknown): AsyncIterable<LiveIdsPage> {
+    const api = this.api(account);
+    let after = (cursor as BackfillCursor | undefined)?.after;
+    let resumed = after !== undefined;
+    for (;;) {
+      let page: ListPage<PipedrivePerson>;
+      try {
+        page = await api.listPersons({ limit: PAGE_SIZE, sortBy: 'id', ...(after === undefined ? {} : { cursor: after }) });
+      } catch (err) {
+        if (!(resumed && err instanceof PipedriveBadRequestError)) throw err;
+        resumed = false;
+        after = undefined;
+        continue;
+      }
+      resumed = false;
+      after = page.nextCursor;
+      const ids: string[] = [];
+      for (const p of page.data) {
+        const id = typeof p.id === 'number' && Number.isSafeInteger(p.id) ? String(p.id) : typeof p.id === 'string' ? p.id.trim() : '';
+        if (id !== '') ids.push(id);
+      }
+      yield { ids, cursor: after === undefined ? { done: true } : { after }, done: after === undefined };
+      if (after === undefined) return;
+    }
+  }
+
+  /**
+   * Pipedrive's lists leave deleted and merged-away persons out, and it lists no deleted persons:
+   * they are found by the deletion sweep (liveIds). This pass finds none.
    */
   // eslint-disable-next-line require-yield
   async *deletions(): AsyncIterable<ConnectorPage> {
