@@ -102,6 +102,7 @@ export interface WriteOptions {
    * Tombstone only rows whose updated_at is at or before this mirror time (full microseconds, as
    * text): a deletion sweep's ids are "not seen by a listing that started then", which says
    * nothing of a row written since. Checked in the tombstoning statement, under the tenant lock.
+   * These tombstones also drop the contact's data (see applyBatch).
    */
   tombstonesUnchangedSince?: string;
 }
@@ -247,16 +248,18 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
 
   let deleted = 0;
   if (batch.tombstones.length > 0) {
-    // A tombstone keeps its id and key and none of the contact's data: a contact deleted for
-    // privacy (GDPR) must leave the mirror, and nothing reads a tombstone's fields (the page
-    // query and the deletion rule read its key and deleted_at; a revived id is rewritten whole).
-    // The NOT NULL columns get the emptiest value they take.
+    // A tombstone keeps its last version, for operators to look up (a deleted contact is found,
+    // and says so). A sweep's tombstone keeps none of it: the CRM has no trace of that contact left
+    // (a privacy deletion, a purge), so neither does the mirror. Nothing reads a tombstone's fields
+    // on the sync path (the page query and the deletion rule read its key and deleted_at; a
+    // revived id is rewritten whole). The NOT NULL columns get the emptiest value they take.
     const since = options.tombstonesUnchangedSince;
+    const withoutData = sql`, name = '', company = NULL, title = NULL, emails = NULL, phones = NULL, photo_url = NULL, address = NULL,
+          websites = NULL, twitter = NULL, url = NULL, doc = json_build_object('id', id)::text`;
     const { rows } = await tx.execute<{ deleted: string }>(sql`
       WITH gone AS (
-        UPDATE contacts SET deleted_at = ${ts}::timestamptz, updated_at = ${ts}::timestamptz, versions = versions + 1,
-          name = '', company = NULL, title = NULL, emails = NULL, phones = NULL, photo_url = NULL, address = NULL,
-          websites = NULL, twitter = NULL, url = NULL, doc = json_build_object('id', id)::text
+        UPDATE contacts SET deleted_at = ${ts}::timestamptz, updated_at = ${ts}::timestamptz, versions = versions + 1
+          ${since === undefined ? sql`` : withoutData}
         WHERE tenant_id = (SELECT ${tenantId}::uuid) AND id = ANY(${sql.param(batch.tombstones)}::text[]) AND deleted_at IS NULL
           ${since === undefined ? sql`` : sql`AND updated_at <= ${since}::timestamptz`}
         RETURNING id, versions
