@@ -104,25 +104,33 @@ export class PipedriveConnector implements Connector {
     if (start?.done) return;
     const api = this.api(account);
     const domain = await this.domain(account, api);
-    let after = start?.after;
+    for await (const { page, after } of this.byId(api, start?.after)) {
+      const orgs = await this.orgNames(api, page.data);
+      yield { changes: this.map(page.data, domain, (p) => orgs.get(p.org_id ?? -1)), cursor: after === undefined ? { done: true } : { after } };
+    }
+  }
+
+  /**
+   * Persons by id, 500 a page, from the stored cursor `after`, each page with the cursor of the
+   * next (undefined on the last). Pipedrive's cursors are opaque and need not outlive a pause (a
+   * tenant paused for days, an upgrade): a stored one it refuses restarts from the first page,
+   * which costs reads the mirror skips as unchanged, where retrying it would never end.
+   */
+  private async *byId(api: PipedriveApi, after: string | undefined): AsyncIterable<{ page: ListPage<PipedrivePerson>; after: string | undefined }> {
     let resumed = after !== undefined;
     for (;;) {
       let page: ListPage<PipedrivePerson>;
       try {
         page = await api.listPersons({ limit: PAGE_SIZE, sortBy: 'id', ...(after === undefined ? {} : { cursor: after }) });
       } catch (err) {
-        // Pipedrive's cursors are opaque and need not outlive a pause (a tenant paused for days, an
-        // upgrade): a stored one it refuses restarts the backfill from the first page, which
-        // costs reads the mirror skips as unchanged, where retrying it would never end.
         if (!(resumed && err instanceof PipedriveBadRequestError)) throw err;
         resumed = false;
         after = undefined;
         continue;
       }
       resumed = false;
-      const orgs = await this.orgNames(api, page.data);
       after = page.nextCursor;
-      yield { changes: this.map(page.data, domain, (p) => orgs.get(p.org_id ?? -1)), cursor: after === undefined ? { done: true } : { after } };
+      yield { page, after };
       if (after === undefined) return;
     }
   }
@@ -184,27 +192,13 @@ export class PipedriveConnector implements Connector {
    */
   async *liveIds(account: ConnectorAccount, cursor: unknown): AsyncIterable<LiveIdsPage> {
     const api = this.api(account);
-    let after = (cursor as BackfillCursor | undefined)?.after;
-    let resumed = after !== undefined;
-    for (;;) {
-      let page: ListPage<PipedrivePerson>;
-      try {
-        page = await api.listPersons({ limit: PAGE_SIZE, sortBy: 'id', ...(after === undefined ? {} : { cursor: after }) });
-      } catch (err) {
-        if (!(resumed && err instanceof PipedriveBadRequestError)) throw err;
-        resumed = false;
-        after = undefined;
-        continue;
-      }
-      resumed = false;
-      after = page.nextCursor;
+    for await (const { page, after } of this.byId(api, (cursor as BackfillCursor | undefined)?.after)) {
       const ids: string[] = [];
       for (const p of page.data) {
         const id = typeof p.id === 'number' && Number.isSafeInteger(p.id) ? String(p.id) : typeof p.id === 'string' ? p.id.trim() : '';
         if (id !== '') ids.push(id);
       }
       yield { ids, cursor: after === undefined ? { done: true } : { after }, done: after === undefined };
-      if (after === undefined) return;
     }
   }
 
