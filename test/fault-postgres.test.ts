@@ -4,7 +4,7 @@ import type { ProxyMode } from '../harness/fault-proxy/tcp-fault-proxy.js';
 import type { RunningWorkers } from '../workers/index.js';
 import { adminHeaders, buildTestRuntime } from './helpers/app.js';
 import { answered, GUARD_MS } from './helpers/guard.js';
-import { databaseBehindProxy, freshDatabase, terminateBackends, type ProxiedDatabase, type TestDatabase } from './helpers/database.js';
+import { databaseBehindProxy, freshDatabase, statementsSettled, terminateBackends, type ProxiedDatabase, type TestDatabase } from './helpers/database.js';
 import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
 import { crmTruth, diff, TalkdeskCopy } from '../harness/talkdesk/copy.js';
 
@@ -95,6 +95,7 @@ t.test('workers cut off from PostgreSQL mid-backfill resume from their last comm
     await eventually(`the backfill reaches page ${atPage}`, async () => (await pages()) >= atPage);
     const attemptsBefore = await backfillAttempts(workers.queue);
     await cut(mode, through, h.database);
+    await statementsSettled(h.database);
     const committed = await pages();
     // The outage lasts until the running page has failed (within the pool's bounds) and BullMQ
     // has counted the failed attempt: the job is then waiting out its retry backoff.

@@ -524,9 +524,9 @@ t.test('the generator is deterministic and messy in the ways real portals are', 
   t.ok([...stamps.values()].some((n) => n > 10), 'imports leave many contacts on one lastmodifieddate');
 });
 
-t.test('a 100k-contact portal: backfill through the list, incremental search stays fast', async (t) => {
+t.test('a 40k-contact portal: backfill through the list, incremental search stays fast', async (t) => {
   const { client, control } = await startSim(t, {
-    portals: [{ portalId: 5, tokens: [TOKEN], contacts: 100_000 }],
+    portals: [{ portalId: 5, tokens: [TOKEN], contacts: 40_000 }],
     rateLimits: { tenSecondly: 100_000, searchPerSecond: 1000 },
   });
   const started = Date.now();
@@ -537,14 +537,16 @@ t.test('a 100k-contact portal: backfill through the list, incremental search sta
     count += page.results.length;
     after = page.paging?.next?.after;
   } while (after !== undefined);
-  t.equal(count, 100_000);
-  t.comment(`backfill of 100k took ${Date.now() - started} ms`); // reported, never asserted
+  t.equal(count, 40_000);
+  t.comment(`backfill of 40k took ${Date.now() - started} ms`); // reported, never asserted
 
-  control.bulkEdit({ count: 20_000, at: Date.now() + 1000 });
-  const since = Date.now();
+  // The edits' time is fixed before they are made: making 8,000 of them on a busy machine can
+  // take longer than any margin added to "now".
+  const at = Date.now() + 1000;
+  control.bulkEdit({ count: 8_000, at });
   const page = await client().crm.contacts.searchApi.doSearch(
-    searchBody({ filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE' as any, value: String(since) }] }], sorts: ['lastmodifieddate'], limit: 200, after: '9800' }),
+    searchBody({ filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE' as any, value: String(at) }] }], sorts: ['lastmodifieddate'], limit: 200, after: '7800' }),
   );
-  t.equal(page.total, 20_000);
+  t.equal(page.total, 8_000);
   t.equal(page.results.length, 200);
 });

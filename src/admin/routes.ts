@@ -1,11 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import createError from '@fastify/error';
 import { adminScopeHook } from '../plugins/admin-auth.js';
 import { refuseBodies, sameOriginWrites } from '../plugins/admin-writes.js';
-import { ContactSchema, TombstoneSchema, type ContactChange } from '../mirror/contact.js';
-import { InvalidChangeError, writeContacts } from '../mirror/writer.js';
+import { writeContacts } from '../mirror/writer.js';
+import { validateBatch } from './push-validation.js';
 import { PUSH_CRM } from '../tenants/lifecycle.js';
 import { createTenant } from '../tenants/repository.js';
 import { authObject } from '../tenants/auth-schema.js';
@@ -19,23 +18,6 @@ import queueBoard from './queue-board.js';
 const NoCrmError = createError<[string]>('CRM_NOT_CONFIGURED', 'this bridge has no %s connector', 400);
 
 const MAX_BATCH = 10_000;
-
-const contactCheck = TypeCompiler.Compile(ContactSchema);
-const tombstoneCheck = TypeCompiler.Compile(TombstoneSchema);
-
-/** Each item checked on its own, so a bad one is reported by index with the reason. */
-function validateBatch(items: unknown[]): ContactChange[] {
-  items.forEach((item, index) => {
-    const isTombstoneItem = typeof item === 'object' && item !== null && 'deleted' in item;
-    const check = isTombstoneItem ? tombstoneCheck : contactCheck;
-    // The compiled check is fast; walking the errors is not, so only a failing item pays for it.
-    if (check.Check(item)) return;
-    const error = check.Errors(item).First();
-    const where = !error || error.path === '' ? 'the item' : error.path.slice(1);
-    throw new InvalidChangeError(index, `${where}: ${error ? error.message.toLowerCase() : 'does not match the schema'}`);
-  });
-  return items as ContactChange[];
-}
 
 /**
  * Everything under /admin, behind one check of ADMIN_TOKEN: the status page, the queue board,

@@ -70,6 +70,29 @@ export async function terminateBackends(database: TestDatabase): Promise<number>
 }
 
 /**
+ * Waits until no backend of the database is running a statement. A statement the client sent just
+ * before a cut (a COMMIT already past the proxy) still completes on the server; what is committed
+ * "at the cut" is only known once it has. A backend waiting on the client (a COPY cut off
+ * mid-stream) is not running anything.
+ */
+export async function statementsSettled(database: TestDatabase, timeoutMs = 10_000): Promise<void> {
+  const admin = await postgresAdminUrl();
+  const name = new URL(database.url).pathname.slice(1);
+  const until = Date.now() + timeoutMs;
+  await withClient(admin, async (c) => {
+    for (;;) {
+      const res = await c.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND state = 'active' AND wait_event IS DISTINCT FROM 'ClientRead'",
+        [name],
+      );
+      if (res.rows[0]!.n === 0) return;
+      if (Date.now() > until) throw new Error(`statements still running on ${name} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+}
+
+/**
  * DROP DATABASE … WITH (FORCE), retried a few times: an autovacuum worker that has just started on
  * the database is a backend of the bootstrap superuser, which our role may not terminate (42501);
  * it ends by itself within moments.
