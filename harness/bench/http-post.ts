@@ -16,21 +16,29 @@ export interface Answer {
  * server's whole page on large answers, and the benchmarks measure the server.
  */
 export interface JsonPoster {
-  post(body: string): Promise<Answer>;
+  post(body: string | Buffer): Promise<Answer>;
   close(): void;
 }
 
-export function jsonPoster(url: URL, { connections = 1, timeoutMs = 30_000 }: { connections?: number; timeoutMs?: number } = {}): JsonPoster {
+export function jsonPoster(
+  url: URL,
+  {
+    connections = 1,
+    timeoutMs = 30_000,
+    method = 'POST',
+    headers = {},
+  }: { connections?: number; timeoutMs?: number; method?: 'POST' | 'PUT'; headers?: Record<string, string> } = {},
+): JsonPoster {
   const transport = url.protocol === 'https:' ? https : http;
   const agent = new transport.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
-  const post = (body: string): Promise<Answer> =>
+  const post = (body: string | Buffer): Promise<Answer> =>
     new Promise((resolve, reject) => {
       const req = transport.request(
         url,
         {
-          method: 'POST',
+          method,
           agent,
-          headers: { 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body) },
+          headers: { ...headers, 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body) },
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -82,6 +82,7 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
     const http = await writeRange('writer, admin PUT over HTTP', overHttp, { from: 0, to: total, version: 0, batchSize, expect: 'inserted' });
     const rewriteInProcess = await rewrite('rewrite in process', inProcessWriter((b) => writeContacts(database.db, main.id, b, 'admin_push')), rewriteCount, batchSize, 1);
     const rewriteHttp = await rewrite('rewrite over HTTP', overHttp, rewriteCount, batchSize, 1);
+    overHttp.close();
     // Bulk pushes grow the heap (4 MB bodies); a server that only answers Talkdesk is what the
     // memory figure is about, so the sync phases get a fresh process.
     const pushPeakRssBytes = server.peakRss();

@@ -2,6 +2,7 @@ import type { Contact } from '../../../src/mirror/contact.js';
 import type { WriteCounts } from '../../../src/mirror/writer.js';
 import { benchContact } from '../contacts.js';
 import { progress } from '../progress.js';
+import { jsonPoster } from '../http-post.js';
 
 /**
  * Writes one batch: the mirror writer in process, or the admin PUT over HTTP. `prepare` is the
@@ -52,19 +53,25 @@ export async function writeRange(
   return { contacts: to - from, seconds: ms / 1000, perSecond: (to - from) / (ms / 1000), counts };
 }
 
-/** The admin API's contacts push, as an operator's script would call it. */
-export function httpWriter(baseUrl: string, adminToken: string, tenantId: string): BatchWriter<string> {
+/**
+ * The admin API's contacts push, as an operator's script would call it, on a kept-alive
+ * connection. The body is encoded before the clock starts (`prepare`), so the figure is the
+ * server's: receiving, parsing, validating and writing.
+ */
+export function httpWriter(baseUrl: string, adminToken: string, tenantId: string): BatchWriter<Buffer> & { close(): void } {
+  const poster = jsonPoster(new URL(`/admin/tenants/${tenantId}/contacts`, baseUrl), {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${adminToken}` },
+    timeoutMs: 120_000,
+  });
   return {
-    prepare: (batch) => JSON.stringify(batch),
+    prepare: (batch) => Buffer.from(JSON.stringify(batch)),
     write: async (body) => {
-      const res = await fetch(`${baseUrl}/admin/tenants/${tenantId}/contacts`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-        body,
-      });
-      if (res.status !== 200) throw new Error(`admin PUT: HTTP ${res.status} ${await res.text()}`);
-      return (await res.json()) as WriteCounts;
+      const res = await poster.post(body);
+      if (res.status !== 200) throw new Error(`admin PUT: HTTP ${res.status} ${res.body}`);
+      return JSON.parse(res.body) as WriteCounts;
     },
+    close: () => poster.close(),
   };
 }
 
