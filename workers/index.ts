@@ -110,7 +110,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const hooksWorker = new Worker<WebhookJob, WebhookResult>(
     WEBHOOK_QUEUE,
     (job: Job<WebhookJob, WebhookResult>, token?: string) =>
-      processWebhook(job, token, { db: deps.db, keys: deps.keys, connectors: deps.connectors, log, metrics: deps.metrics }),
+      processWebhook(job, token, { db: deps.db, pool: deps.pool, keys: deps.keys, connectors: deps.connectors, log, metrics: deps.metrics }),
     { connection: hooksConsumer, prefix: config.QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY },
   );
   hooksWorker.on('completed', (job, result) => log.debug({ jobId: job.id, tenantId: job.data.tenantId, result }, 'webhook job completed'));
