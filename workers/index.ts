@@ -22,6 +22,7 @@ export interface WorkerDeps {
     | 'WORKER_CONCURRENCY'
     | 'SYNC_INTERVAL_SECONDS'
     | 'DELETE_RECONCILE_SECONDS'
+    | 'WEBHOOK_POLL_INTERVAL_SECONDS'
     | 'CONTACT_HISTORY_DAYS'
     | 'INGEST_LOCK_SECONDS'
     | 'MAX_CONTACTS_PER_TENANT'
@@ -72,6 +73,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
           db: deps.db,
           scheduler,
           reconcileEverySeconds: config.DELETE_RECONCILE_SECONDS,
+          webhookPollEverySeconds: config.WEBHOOK_POLL_INTERVAL_SECONDS,
         });
         return { kind: 'tick', pages: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, ...(out.skipped ? { skipped: out.skipped } : {}) };
       }
