@@ -186,6 +186,9 @@ export const ingestState = pgTable('ingest_state', {
   lastReconcileAt: tstz('last_reconcile_at'),
   lastError: text('last_error'),
   lastErrorAt: tstz('last_error_at'),
+  // When the CRM last delivered webhook events for the tenant: polling slows down while they
+  // arrive (WEBHOOK_POLL_INTERVAL_SECONDS), and speeds up again when they stop.
+  webhooksReceivedAt: tstz('webhooks_received_at'),
 });
 
 export type Tenant = typeof tenants.$inferSelect;
