@@ -39,6 +39,16 @@ export interface Connector {
   liveIds?(account: ConnectorAccount, cursor: unknown): AsyncIterable<LiveIdsPage>;
   /** The first cursor of `changes` for a backfill that starts now (changes during the backfill are caught). */
   changesCursorAt(startedAtMs: number): unknown;
+  /**
+   * The account's daily request budget as the CRM last stated it (undefined: it has not, or has
+   * none); `low` while polling is slowed to spare it.
+   */
+  dailyBudget?(accountId: string): DailyBudget | undefined;
+}
+
+export interface DailyBudget {
+  left: number;
+  low: boolean;
 }
 
 /** What ingest needs of credentials, as `CrmAccount.allows` names it: reading the account's contacts. */

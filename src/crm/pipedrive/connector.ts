@@ -1,5 +1,14 @@
 import type { CountryCode } from 'libphonenumber-js/max';
-import { CONTACTS_READ, type Connector, type ConnectorAccount, type ConnectorModule, type ConnectorPage, type CrmAccount, type LiveIdsPage } from '../connector.js';
+import {
+  CONTACTS_READ,
+  type Connector,
+  type ConnectorAccount,
+  type ConnectorModule,
+  type ConnectorPage,
+  type CrmAccount,
+  type DailyBudget,
+  type LiveIdsPage,
+} from '../connector.js';
 import { CrmRateLimitedError, CrmUnauthorizedError } from '../errors.js';
 import { RollingWindowLimiter, type RateBudget } from '../rate-limiter.js';
 import type { MirrorChange } from '../../mirror/writer.js';
@@ -235,6 +244,13 @@ export class PipedriveConnector implements Connector {
       throw new CrmRateLimitedError(wait, `Pipedrive daily budget low (${left} requests left); next pass in ${wait} ms`);
     }
     this.remember(this.lowBudgetPassAt, accountId, now);
+  }
+
+  /** What Pipedrive last said of the company's day; low below `lowBudgetRequests`, when polling is slowed. */
+  dailyBudget(accountId: string): DailyBudget | undefined {
+    const left = this.options.limits.dailyBudgetLeft(accountId);
+    if (left === undefined) return undefined;
+    return { left, low: this.options.lowBudgetRequests > 0 && left < this.options.lowBudgetRequests };
   }
 
   /** The names of the organizations a page's persons belong to: one call per 100 distinct ids. */
