@@ -11,6 +11,8 @@ import { CONTACT_ID_MAX_LENGTH } from './mirror/contact.js';
 import configPlugin from './plugins/config.js';
 import dbPlugin from './db/plugin.js';
 import ingestPlugin from './ingest/plugin.js';
+import webhooksPlugin from './webhooks/plugin.js';
+import type { WebhookEnqueue } from './webhooks/enqueue.js';
 import tenantsPlugin from './tenants/plugin.js';
 import errorHandler from './plugins/error-handler.js';
 import openapi from './plugins/openapi.js';
@@ -35,6 +37,8 @@ export interface AppServices {
   metrics: Metrics;
   /** Steers ingest (the queues); absent in a process built without them. */
   ingest?: IngestControl;
+  /** Queues the CRMs' webhook events for the workers; absent in a process built without the queues. */
+  webhooks?: WebhookEnqueue;
   /** The CRM connectors this process enables. */
   connectors: ConnectorRegistry;
   /** Zero-touch onboarding through the enabled CRM connectors; absent when none is enabled. */
@@ -48,7 +52,7 @@ export interface AppServices {
 }
 
 /** The app the server runs and the tests inject into: no listen(), no environment reads. */
-export async function buildApp({ config, db, keys, metrics, connectors, ingest, onboarding, logger, https, pingRedis }: AppServices) {
+export async function buildApp({ config, db, keys, metrics, connectors, ingest, webhooks, onboarding, logger, https, pingRedis }: AppServices) {
   // Timeouts, keep-alive and TRUST_PROXY (plugins/http-edge.ts): a request must arrive in time.
   const { server: serverOptions, ...edge } = edgeServerOptions(config);
   const app = Fastify({
@@ -88,6 +92,7 @@ export async function buildApp({ config, db, keys, metrics, connectors, ingest, 
   await app.register(configPlugin, { value: config });
   await app.register(dbPlugin, { value: db });
   await app.register(ingestPlugin, { value: ingest ?? null });
+  await app.register(webhooksPlugin, { value: webhooks ?? null });
   await app.register(errorHandler);
   await app.register(connectionLimit);
   // Before the routes: helmet's headers on the operators' pages (/admin, /docs), marked as they are added.

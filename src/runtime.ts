@@ -10,6 +10,7 @@ import { runMigrations } from './db/migrate.js';
 import { createConnectors, type ConnectorRegistry } from './crm/registry.js';
 import { connectApiIngest, type IngestControl } from './ingest/control.js';
 import { countJobs, pingQueue } from './ingest/queue.js';
+import { connectApiWebhooks } from './webhooks/enqueue.js';
 import { createLogger } from './logging.js';
 import { Metrics, type MetricsOptions } from './metrics/registry.js';
 import { buildMetricsServer } from './metrics/server.js';
@@ -134,6 +135,8 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
       const api = connectApiIngest(config.REDIS_URL, config.QUEUE_PREFIX, config.SYNC_INTERVAL_SECONDS * 1000, apiLog);
       closers.push(() => api.close());
       ingest = api.control;
+      const hooks = connectApiWebhooks(config.REDIS_URL, config.QUEUE_PREFIX);
+      closers.push(() => hooks.close());
       const onboarding = connectors.size > 0 ? new Onboarding({ db: database.db, keys, connectors, ingest, mode: config.ONBOARDING, now: overrides.now }) : undefined;
       app = await buildApp({
         config,
@@ -142,6 +145,7 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
         metrics,
         connectors,
         ingest,
+        webhooks: hooks.enqueue,
         onboarding,
         logger: apiLog,
         // The workers share this process: readiness then includes the Redis they depend on.

@@ -11,6 +11,8 @@ import { INGEST_QUEUE, ingestQueue, redisConnection, type IngestJob, type Ingest
 import { IngestScheduler } from '../src/ingest/scheduler.js';
 import { processTick } from './tick.js';
 import { pruneOldHistory } from '../src/mirror/history.js';
+import { WEBHOOK_QUEUE, webhookQueue, type WebhookJob, type WebhookResult } from '../src/webhooks/queue.js';
+import { processWebhook } from './webhooks.js';
 
 export interface WorkerDeps {
   config: Pick<
@@ -43,6 +45,8 @@ export interface RunningWorkers {
   worker: Worker<IngestJob, IngestResult>;
   queue: Queue<IngestJob, IngestResult>;
   scheduler: IngestScheduler;
+  /** The worker that turns CRM webhook events into mirror writes, and its queue. */
+  webhooks: { worker: Worker<WebhookJob, WebhookResult>; queue: Queue<WebhookJob, WebhookResult> };
   close(): Promise<void>;
 }
 
@@ -100,6 +104,19 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   worker.on('failed', (job, err) => log.warn({ jobId: job?.id, data: job?.data, err: err.message }, 'ingest job failed'));
   worker.on('error', (err) => log.error({ err: err.message }, 'ingest worker error'));
 
+  // Webhook work has a worker of its own: events wait for no ingest pass but their tenant's.
+  const hooksConsumer = redisConnection(config.REDIS_URL, 'worker');
+  const hooksQueue = webhookQueue(producer, config.QUEUE_PREFIX);
+  const hooksWorker = new Worker<WebhookJob, WebhookResult>(
+    WEBHOOK_QUEUE,
+    (job: Job<WebhookJob, WebhookResult>, token?: string) =>
+      processWebhook(job, token, { db: deps.db, keys: deps.keys, connectors: deps.connectors, log, metrics: deps.metrics }),
+    { connection: hooksConsumer, prefix: config.QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY },
+  );
+  hooksWorker.on('completed', (job, result) => log.debug({ jobId: job.id, tenantId: job.data.tenantId, result }, 'webhook job completed'));
+  hooksWorker.on('failed', (job, err) => log.warn({ jobId: job?.id, tenantId: job?.data.tenantId, err: err.message }, 'webhook job failed'));
+  hooksWorker.on('error', (err) => log.error({ err: err.message }, 'webhook worker error'));
+
   let reconciling = false;
   const reconcileSchedules = async () => {
     if (reconciling) return;
@@ -125,14 +142,16 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     worker,
     queue,
     scheduler,
+    webhooks: { worker: hooksWorker, queue: hooksQueue },
     async close() {
       closing = true;
       clearInterval(timer);
       clearInterval(pruneTimer);
-      await worker.close();
-      await queue.close();
+      await Promise.all([worker.close(), hooksWorker.close()]);
+      await Promise.all([queue.close(), hooksQueue.close()]);
       producer.disconnect();
       consumer.disconnect();
+      hooksConsumer.disconnect();
     },
   };
 }

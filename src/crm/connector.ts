@@ -37,6 +37,14 @@ export interface Connector {
    * The last page has `done`. A connector whose deletions() finds every deletion need not have it.
    */
   liveIds?(account: ConnectorAccount, cursor: unknown): AsyncIterable<LiveIdsPage>;
+  /**
+   * Turns webhook events of one account (as the CRM sent them, already authenticated and routed
+   * to this tenant) into mirror changes: the current state of the records they name, read from
+   * the CRM, rather than the events' own values, since events arrive late, twice and out of
+   * order. Each live change carries the CRM's modification time (`source_updated_at`), so the
+   * writer never lets it replace a newer version. A connector without webhooks need not have it.
+   */
+  webhookChanges?(account: ConnectorAccount, events: readonly unknown[]): Promise<MirrorChange[]>;
   /** The first cursor of `changes` for a backfill that starts now (changes during the backfill are caught). */
   changesCursorAt(startedAtMs: number): unknown;
   /**

@@ -190,6 +190,9 @@ export const ingestState = pgTable('ingest_state', {
   // and since when polling has been slowed because it ran low (null: not slowed).
   crmBudgetLeft: integer('crm_budget_left'),
   crmBudgetLowSince: tstz('crm_budget_low_since'),
+  // When the CRM last delivered webhook events for the tenant: polling slows down while they
+  // arrive (WEBHOOK_POLL_INTERVAL_SECONDS), and speeds up again when they stop.
+  webhooksReceivedAt: tstz('webhooks_received_at'),
 });
 
 export type Tenant = typeof tenants.$inferSelect;

@@ -62,6 +62,16 @@ export class Metrics {
     "sync pages asked for with an offset: 'hit' had been read while the previous page was sent, 'miss' was read on request",
     ['result'],
   );
+  readonly webhookEvents = this.counter(
+    'bridge_webhook_events_total',
+    "CRM webhook events in signed deliveries, by CRM and result ('queued', or 'unknown_account': no tenant here, dropped)",
+    ['crm', 'result'],
+  );
+  readonly webhookRefused = this.counter(
+    'bridge_webhook_requests_refused_total',
+    'webhook deliveries refused before reading their events, by CRM and reason (a forged or stale signature, a body too large)',
+    ['crm', 'reason'],
+  );
   readonly crmDelayedSeconds = this.counter('bridge_crm_delayed_seconds_total', 'time ingest jobs were put off because the CRM rate-limited them');
 
   readonly tenantFiguresRefreshes = this.counter(

@@ -59,3 +59,24 @@ export async function resyncRequested(db: Executor, tenantId: string): Promise<b
     SELECT coalesce(bool_or(source_cursor ? 'resync'), false) AS yes FROM ingest_state WHERE tenant_id = ${tenantId}`);
   return res.rows[0]?.yes ?? false;
 }
+
+/** Notes that the CRM delivered webhook events for these tenants just now (a tenant without ingest state gets one). */
+export async function recordWebhooksReceived(db: Executor, tenantIds: readonly string[]): Promise<void> {
+  if (tenantIds.length === 0) return;
+  await db.execute(sql`
+    INSERT INTO ingest_state (tenant_id, webhooks_received_at)
+    SELECT id, now() FROM unnest(${sql.param([...tenantIds])}::uuid[]) AS t(id)
+    ON CONFLICT (tenant_id) DO UPDATE SET webhooks_received_at = excluded.webhooks_received_at`);
+}
+
+/**
+ * Whether the tenant's webhooks arrived within the last `withinSeconds` and an incremental pass
+ * succeeded within that time too: its polling may then wait (WEBHOOK_POLL_INTERVAL_SECONDS).
+ */
+export async function pollCoveredByWebhooks(db: Executor, tenantId: string, withinSeconds: number): Promise<boolean> {
+  const res = await db.execute<{ covered: boolean }>(sql`
+    SELECT coalesce(bool_or(webhooks_received_at > now() - make_interval(secs => ${withinSeconds})
+                            AND last_success_at > now() - make_interval(secs => ${withinSeconds})), false) AS covered
+    FROM ingest_state WHERE tenant_id = ${tenantId}`);
+  return res.rows[0]?.covered ?? false;
+}

@@ -1,0 +1,1 @@
+ALTER TABLE "ingest_state" ADD COLUMN "webhooks_received_at" timestamp(6) with time zone;
