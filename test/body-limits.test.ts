@@ -24,6 +24,7 @@ const LIMITS: Record<string, number> = {
   'PUT /admin/tenants/:id/contacts': 32 * MiB, // up to 10,000 contacts, large by design
   'DELETE /admin/tenants/:id/contacts/:contactId': 1 * KiB,
   'DELETE /admin/tenants/:id/credentials/:credentialId': 1 * KiB,
+  'POST /webhooks/pipedrive/:id': 256 * KiB, // one Pipedrive event: a person's fields, custom ones included
 };
 // Bull Board's API (a dependency, whose routes come and go with its version) has the default.
 const QUEUE_BOARD = '/admin/queues';

@@ -250,4 +250,18 @@ t.test('every webhook dropped: polling alone keeps the mirror, beside a HubSpot 
   t.ok(sim.control.webhooks.stats().dropped > 0, 'webhooks were sent and dropped');
   t.equal(sim.control.webhooks.stats().delivered, 0);
   t.notOk((await sources(h, String(created!.id))).includes('webhook'));
+
+  // The token is revoked: the tenant's credentials fail, and its subscription goes (Pipedrive
+  // refuses the removal too, so the bridge forgets it and refuses its deliveries from now on).
+  const [hook] = sim.control.webhooks.all();
+  t.ok(hook, 'the Pipedrive tenant was subscribed');
+  sim.control.revokeToken(TOKEN);
+  await eventually('the subscription is forgotten', async () => (await h.database.db.execute(sql`SELECT 1 FROM webhook_subscriptions`)).rows.length === 0, 30_000);
+  const late = await h.app.inject({
+    method: 'POST',
+    url: new URL(hook!.subscription_url).pathname,
+    headers: { authorization: `Basic ${Buffer.from(`${hook!.http_auth_user}:${hook!.http_auth_password}`).toString('base64')}` },
+    payload: { meta: { action: 'change', entity: 'person', entity_id: String(a!.id), company_id: String(COMPANY) } },
+  });
+  t.equal(late.statusCode, 401, 'a delivery to a forgotten subscription is refused');
 });

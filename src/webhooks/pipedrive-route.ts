@@ -30,9 +30,9 @@ const subscriptionOf = new WeakMap<FastifyRequest, WebhookSubscription>();
 
 /**
  * POST /webhooks/pipedrive/:id: where Pipedrive delivers a tenant's person events (its
- * subscription, made by the workers, names the random id and the basic credentials). The
- * credentials are checked, in constant time, before the body is read: anything else is a 401
- * and nothing is written. An accepted event is queued for the workers (which read the persons it
+ * subscription, made by the workers, names the random id and the basic credentials). The body
+ * is bounded, and the credentials are checked in constant time before anything reads it: without
+ * them it is a 401 and nothing is written. An accepted event is queued for the workers (which read the persons it
  * names from Pipedrive) and answered at once.
  */
 const pipedriveWebhookRoute: FastifyPluginAsyncTypebox = async (app) => {
@@ -46,8 +46,9 @@ const pipedriveWebhookRoute: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Unknown(),
         response: { 200: Type.Object({ queued: Type.Integer() }), ...errorResponses },
       },
-      // Before the body is read: an unauthenticated caller costs one indexed lookup at most.
-      onRequest: async (request) => {
+      // Once the body is read (bounded: an oversized one is a 413 whoever sends it), before
+      // anything else looks at it.
+      preValidation: async (request) => {
         const given = basicCredentials(request);
         const id = (request.params as { id?: unknown }).id;
         if (!given || typeof id !== 'string' || id.length > 64) {
