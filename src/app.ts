@@ -26,6 +26,7 @@ import syncRoute from './sync/route.js';
 import authValidationRoute from './tenants/auth-validation-route.js';
 import integrationRoute from './talkdesk/integration-route.js';
 import adminRoutes from './admin/routes.js';
+import hubspotWebhookRoute from './crm/hubspot/webhook-route.js';
 import { viewsDir } from './admin/status-page.js';
 import connectionLimit, { edgeServerOptions } from './plugins/http-edge.js';
 import securityHeaders from './plugins/security-headers.js';
@@ -109,6 +110,7 @@ export async function buildApp({ config, db, keys, metrics, connectors, ingest, 
   await app.register(syncRoute);
   await app.register(authValidationRoute);
   await app.register(integrationRoute);
+  await app.register(hubspotWebhookRoute, { metrics });
   await app.register(pipedriveWebhookRoute);
   // The operators' API and pages (status page, queue board), behind one ADMIN_TOKEN check.
   await app.register(adminRoutes, { prefix: '/admin' });

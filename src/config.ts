@@ -68,6 +68,9 @@ export const ConfigSchema = Type.Object({
     default: 60,
     description: "re-read this window behind the watermark, since HubSpot's search index lags writes",
   }),
+  HUBSPOT_CLIENT_SECRET: Type.Optional(
+    Type.String({ minLength: 1, description: "the HubSpot app's client secret: signs webhooks and OAuth calls" }),
+  ),
   PIPEDRIVE_BASE_URL: Type.String({
     pattern: '^https?://',
     default: 'https://api.pipedrive.com',
@@ -90,6 +93,11 @@ export const ConfigSchema = Type.Object({
     description: 'while the daily budget is low: at most one incremental pass of the tenant in this many seconds',
   }),
   SYNC_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 60, description: 'seconds between incremental ingest passes of a tenant' }),
+  WEBHOOK_POLL_INTERVAL_SECONDS: Type.Integer({
+    minimum: 1,
+    default: 900,
+    description: "a tenant whose CRM webhooks arrived within this many seconds is polled this often instead of every SYNC_INTERVAL_SECONDS (polling stays the safety net for events lost)",
+  }),
   DELETE_RECONCILE_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'seconds between deletion scans: archived CRM contacts, then the sweep of live ids' }),
   CONTACT_HISTORY_DAYS: Type.Integer({
     minimum: 1,

@@ -79,6 +79,27 @@ t.test('a tombstone bumps updated_at; pushing the id again revives it', async (t
   t.ok(revived.updated_at > dead.updated_at);
 });
 
+t.test('a version older than the stored one (by the CRM\'s change time) is never written over it', async (t) => {
+  // A late webhook read, or a poll page from HubSpot's lagging search index, brings an older version.
+  const { db, tenantId } = await setup(t);
+  await writeContacts(db, tenantId, [{ id: 'a', name: 'newest', source_updated_at: '2026-01-02T00:00:00.000Z' }], 'webhook');
+  const stored = (await rows(db, tenantId)).get('a')!;
+  t.same(
+    await writeContacts(db, tenantId, [{ id: 'a', name: 'older', source_updated_at: '2026-01-01T00:00:00.000Z' }], 'poll'),
+    { inserted: 0, updated: 0, unchanged: 1, deleted: 0 },
+  );
+  t.same((await rows(db, tenantId)).get('a'), stored, 'the newer version and its key stay');
+  await writeContacts(db, tenantId, [{ id: 'a', name: 'same instant', source_updated_at: '2026-01-02T00:00:00.000Z' }], 'poll');
+  t.equal((await rows(db, tenantId)).get('a')!.name, 'same instant', 'a version of the same instant is written (the CRM may change a contact twice in one millisecond)');
+  await writeContacts(db, tenantId, [{ id: 'a', name: 'later', source_updated_at: '2026-01-03T00:00:00.000Z' }], 'webhook');
+  t.equal((await rows(db, tenantId)).get('a')!.name, 'later');
+  await writeContacts(db, tenantId, [{ id: 'a', deleted: true }], 'webhook');
+  await writeContacts(db, tenantId, [{ id: 'a', name: 'stale revival', source_updated_at: '2026-01-01T00:00:00.000Z' }], 'poll');
+  t.ok((await rows(db, tenantId)).get('a')!.deleted_at, 'an older version does not revive a tombstone that kept a newer one');
+  await writeContacts(db, tenantId, [{ id: 'a', name: 'pushed' }], 'admin_push');
+  t.equal((await rows(db, tenantId)).get('a')!.name, 'pushed', 'a change without a CRM time is always written');
+});
+
 t.test('within one batch the last item for an id wins', async (t) => {
   const { db, tenantId } = await setup(t);
   const counts = await writeContacts(db, tenantId, [

@@ -23,6 +23,7 @@ export interface WorkerDeps {
     | 'WORKER_CONCURRENCY'
     | 'SYNC_INTERVAL_SECONDS'
     | 'DELETE_RECONCILE_SECONDS'
+    | 'WEBHOOK_POLL_INTERVAL_SECONDS'
     | 'CONTACT_HISTORY_DAYS'
     | 'INGEST_LOCK_SECONDS'
     | 'MAX_CONTACTS_PER_TENANT'
@@ -76,6 +77,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
           db: deps.db,
           scheduler,
           reconcileEverySeconds: config.DELETE_RECONCILE_SECONDS,
+          webhookPollEverySeconds: config.WEBHOOK_POLL_INTERVAL_SECONDS,
         });
         return { kind: 'tick', pages: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, ...(out.skipped ? { skipped: out.skipped } : {}) };
       }
@@ -114,7 +116,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const hooksWorker = new Worker<WebhookJob, WebhookResult>(
     WEBHOOK_QUEUE,
     (job: Job<WebhookJob, WebhookResult>, token?: string) =>
-      processWebhook(job, token, { db: deps.db, keys: deps.keys, connectors: deps.connectors, log, metrics: deps.metrics }),
+      processWebhook(job, token, { db: deps.db, pool: deps.pool, keys: deps.keys, connectors: deps.connectors, log, metrics: deps.metrics }),
     { connection: hooksConsumer, prefix: config.QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY },
   );
   hooksWorker.on('completed', (job, result) => log.debug({ jobId: job.id, tenantId: job.data.tenantId, result }, 'webhook job completed'));

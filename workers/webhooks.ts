@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Db, Executor } from '../src/db/client.js';
+import type pg from 'pg';
+import type { Db } from '../src/db/client.js';
 import type { ConnectorRegistry } from '../src/crm/registry.js';
 import { CrmRateLimitedError, CrmUnauthorizedError } from '../src/crm/errors.js';
 import type { Metrics } from '../src/metrics/registry.js';
@@ -15,6 +15,7 @@ import { INGEST_LOCK } from './ingest.js';
 
 export interface WebhookDeps {
   db: Db;
+  pool: pg.Pool;
   keys: BridgeKeys;
   connectors: ConnectorRegistry;
   log: Logger;
@@ -24,25 +25,20 @@ export interface WebhookDeps {
 /** The part of a BullMQ job the processor uses, so tests can drive it without Redis. */
 export type WebhookJobHandle = Pick<Job<WebhookJob, WebhookResult>, 'data' | 'moveToDelayed'>;
 
-/** How long a webhook job waits while an ingest pass holds its tenant. */
+/** How long a webhook job waits while an ingest pass (or another delivery) holds its tenant. */
 const BUSY_RETRY_MS = 1_000;
-
-/** An ingest pass holds the tenant: the job comes back after it. */
-class TenantBusyError extends Error {
-  override name = 'TenantBusyError';
-}
 
 /**
  * One delivery's events of one tenant: the tenant's connector reads the current state of what
  * they name, and the mirror writer stores it with source 'webhook'. The writer keeps the newer
- * of two versions (by the CRM's modification time), so a late, repeated or reordered delivery
- * changes nothing it should not.
+ * of two versions (by the CRM's modification time), so a late or repeated delivery changes
+ * nothing it should not.
  *
- * The write happens under the tenant's ingest lock, as an ingest page's does: a resync or a
- * deletion sweep decides what to tombstone from the ids its own pages saw, and a contact written
- * beside it by a webhook would be one it never saw. The lock is taken at transaction level inside
- * the writer's transaction, never waited for: when a pass holds it the write is rolled back and
- * the job delayed (it is checked before the CRM is read too, so a long pass costs no reads).
+ * Read and write happen under the tenant's ingest lock (workers/ingest.ts), never waited for:
+ * while a pass or another delivery holds the tenant the job comes back shortly. So a read is
+ * never written after a later read of the same records (a tombstone a deletion's read found
+ * would otherwise be revived by an earlier read written late), and a resync, which tombstones
+ * what its own pages did not see, never meets a contact a webhook wrote beside it.
  */
 export async function processWebhook(job: WebhookJobHandle, token: string | undefined, deps: WebhookDeps): Promise<WebhookResult> {
   const { tenantId, events } = job.data;
@@ -52,23 +48,25 @@ export async function processWebhook(job: WebhookJobHandle, token: string | unde
   const connector = deps.connectors.get(tenant.crm);
   if (!connector) return { ...result, skipped: `no ${tenant.crm} connector in this process` };
   if (!connector.webhookChanges) return { ...result, skipped: `the ${tenant.crm} connector takes no webhooks` };
-  const [newest] = await workingCredentials(deps.db, deps.keys, tenant);
-  // Ingest marks the tenant when its credentials fail; its events wait for the poll after a fix.
-  if (!newest) return { ...result, skipped: 'no working credential' };
-  const account = { accountId: tenant.crmAccountId ?? '', auth: newest.auth };
+
+  const lock = await deps.pool.connect();
+  let locked = false;
   try {
-    if (!(await deps.db.transaction((tx) => tryTenantLock(tx, tenantId)))) throw new TenantBusyError();
-    const changes = await connector.webhookChanges(account, events);
-    const counts = await writeContacts(deps.db, tenantId, changes, 'webhook', async (tx) => {
-      if (!(await tryTenantLock(tx, tenantId))) throw new TenantBusyError();
-    });
-    deps.metrics?.countIngestPage(counts);
-    return { ...result, ...counts };
-  } catch (err) {
-    if (err instanceof TenantBusyError) {
+    const res = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [INGEST_LOCK, tenantId]);
+    locked = res.rows[0]!.ok;
+    if (!locked) {
       await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, token);
       throw new DelayedError();
     }
+    const [newest] = await workingCredentials(deps.db, deps.keys, tenant);
+    // Ingest marks the tenant when its credentials fail; its events wait for the poll after a fix.
+    if (!newest) return { ...result, skipped: 'no working credential' };
+    const account = { accountId: tenant.crmAccountId ?? '', auth: newest.auth };
+    const changes = await connector.webhookChanges(account, events);
+    const counts = await writeContacts(deps.db, tenantId, changes, 'webhook');
+    deps.metrics?.countIngestPage(counts);
+    return { ...result, ...counts };
+  } catch (err) {
     if (err instanceof CrmRateLimitedError) {
       deps.metrics?.countCrmDelay(Math.max(BUSY_RETRY_MS, err.retryAfterMs));
       await job.moveToDelayed(Date.now() + Math.max(BUSY_RETRY_MS, err.retryAfterMs), token);
@@ -77,11 +75,8 @@ export async function processWebhook(job: WebhookJobHandle, token: string | unde
     // Retrying cannot fix refused credentials; the next ingest pass marks them.
     if (err instanceof CrmUnauthorizedError) throw new UnrecoverableError(err.message);
     throw err;
+  } finally {
+    if (locked) await lock.query('SELECT pg_advisory_unlock($1, hashtext($2))', [INGEST_LOCK, tenantId]).catch(() => {});
+    lock.release();
   }
-}
-
-/** The tenant's ingest lock (workers/ingest.ts) for the rest of this transaction, if no pass holds it. */
-async function tryTenantLock(tx: Executor, tenantId: string): Promise<boolean> {
-  const { rows } = await tx.execute<{ ok: boolean }>(sql`SELECT pg_try_advisory_xact_lock(${INGEST_LOCK}, hashtext(${tenantId})) AS ok`);
-  return rows[0]!.ok;
 }

@@ -24,7 +24,10 @@ export interface Erasure {
   erase: true;
 }
 
-/** A change as the writer takes it: a contact (optionally with the CRM's own change time), a tombstone, or an erasure. */
+/**
+ * A change as the writer takes it: a contact (optionally with the CRM's own change time, which
+ * keeps an older version from replacing a newer one), a tombstone, or an erasure.
+ */
 export type MirrorChange = (ContactChange | Erasure) & { source_updated_at?: string };
 
 const isErasure = (c: MirrorChange): boolean => (c as Partial<Erasure>).erase === true;
@@ -206,7 +209,7 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
         -- updated_at, id), a scan of the whole tenant per row (a fresh tenant's 7th batch of
         -- 10,000 took 17 s).
         LEFT JOIN LATERAL (
-          SELECT true AS found, o.deleted_at IS NULL AS live, o.doc, o.name, o.company, o.title, o.emails, o.phones,
+          SELECT true AS found, o.deleted_at IS NULL AS live, o.source_updated_at, o.doc, o.name, o.company, o.title, o.emails, o.phones,
                  o.photo_url, o.address, o.websites, o.twitter, o.url
           FROM contacts o
           WHERE o.tenant_id = (SELECT ${tenantId}::uuid) AND o.id = b.id
@@ -215,11 +218,15 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
         -- Equal documents mean equal content (the writer renders them canonically), one text
         -- comparison; the columns decide when the documents differ, since a document rendered
         -- by migration 0003 may differ in spacing only.
-        WHERE o.found IS NULL OR NOT o.live
-           OR (o.doc <> b.doc
-               AND (o.name, o.company, o.title, o.emails, o.phones, o.photo_url, o.address, o.websites, o.twitter, o.url)
-                   IS DISTINCT FROM
-                   (b.name, b.company, b.title, b.emails, b.phones, b.photo_url, b.address, b.websites, b.twitter, b.url))
+        WHERE (o.found IS NULL OR NOT o.live
+               OR (o.doc <> b.doc
+                   AND (o.name, o.company, o.title, o.emails, o.phones, o.photo_url, o.address, o.websites, o.twitter, o.url)
+                       IS DISTINCT FROM
+                       (b.name, b.company, b.title, b.emails, b.phones, b.photo_url, b.address, b.websites, b.twitter, b.url)))
+          -- Never an older version over a newer one: a late webhook's read, or a poll's page from a
+          -- search index that lags, may bring a version older than the one stored. Only the CRM's own
+          -- change times are compared (a change without one, a push, is always written).
+          AND NOT coalesce(o.source_updated_at > b.source_updated_at, false)
       ),
       up AS (
         INSERT INTO contacts AS c (tenant_id, id, name, company, title, emails, phones, photo_url, address,

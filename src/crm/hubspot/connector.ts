@@ -8,6 +8,7 @@ import { BATCH_READ_MAX_IDS, HubSpotApi, type HubSpotEndpoint, type HubSpotRecor
 import { HubSpotMappingError, mapHubSpotContact } from './mapping.js';
 import { HUBSPOT_ARCHIVED_READ_PROPERTIES, HUBSPOT_READ_PROPERTIES, mergeTombstones } from './merges.js';
 import { modifiedAt, searchPass, type SearchCursor, type SearchRequest } from './search-pass.js';
+import { webhookTargets, withErasures } from './webhook-events.js';
 
 export interface HubSpotConnectorOptions {
   baseUrl: string;
@@ -146,6 +147,15 @@ export class HubSpotConnector implements Connector {
       out.push(...mapped, ...gone);
     }
     return out;
+  }
+
+  /**
+   * The changes a batch of webhook events (webhook-events.ts) asks for: the named contacts read
+   * again with the batch read (the mapping's properties and the merged ids), privacy deletions erased.
+   */
+  async webhookChanges(account: ConnectorAccount, events: readonly unknown[]): Promise<MirrorChange[]> {
+    const { reread, erase } = webhookTargets(events);
+    return withErasures(reread.length > 0 ? await this.reread(account, reread) : [], erase);
   }
 
   changesCursorAt(startedAtMs: number): SearchCursor {
