@@ -30,7 +30,7 @@ export interface RuntimeOverrides {
   logger?: Logger;
   /** How often the workers compare the schedules with the database (default 5 minutes). */
   reconcileSchedulesMs?: number;
-  /** How often the workers make and remove webhook subscriptions (default: SYNC_INTERVAL_SECONDS, at most 30 s). */
+  /** How often the workers make and remove webhook subscriptions (default: SYNC_INTERVAL_SECONDS, at most 5 s). */
   webhookSubscriptionsMs?: number;
   /** How often and how long the per-tenant figures are computed (default: METRICS_TENANT_REFRESH_SECONDS, 10 s). */
   metricsOptions?: MetricsOptions;

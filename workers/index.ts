@@ -37,7 +37,7 @@ export interface WorkerDeps {
   log: Logger;
   /** How often the schedulers are checked against the database (default 5 minutes). */
   reconcileSchedulesMs?: number;
-  /** How often webhook subscriptions are made and removed (default: SYNC_INTERVAL_SECONDS, at most 30 s). */
+  /** How often webhook subscriptions are made and removed (default: SYNC_INTERVAL_SECONDS, at most 5 s). */
   webhookSubscriptionsMs?: number;
   /** How often history older than CONTACT_HISTORY_DAYS is deleted (default hourly). */
   pruneHistoryMs?: number;
@@ -148,7 +148,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     return out ? out.subscribed + out.removed : 0;
   });
   void subscribing();
-  const subscribeTimer = setInterval(subscribing, deps.webhookSubscriptionsMs ?? Math.min(config.SYNC_INTERVAL_SECONDS, 30) * 1000);
+  const subscribeTimer = setInterval(subscribing, deps.webhookSubscriptionsMs ?? Math.min(config.SYNC_INTERVAL_SECONDS, 5) * 1000);
   subscribeTimer.unref();
 
   return {
