@@ -129,6 +129,23 @@ t.test('webhooks: subscribed at onboarding; edits, creations, deletions and merg
   await sim.control.webhooks.settled();
   t.equal((await mirror(h)).get(String(a!.id))?.name, 'Edited Twice');
 
+  await t.test('reordered, repeated and late deliveries never leave an older version in the mirror', async (t) => {
+    sim.control.webhooks.setFaults({ reorder: true, delayMs: 400, duplicateRate: 0.5 });
+    const target = sim.control.persons()[3]!;
+    for (let i = 1; i <= 8; i++) {
+      sim.control.editPerson(target.id, { name: `Version ${i}` }, { at: Date.now() + i * 1000 });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await sim.control.webhooks.settled();
+    await eventually('the last version', async () => (await mirror(h)).get(String(target.id))?.name === 'Version 8', 15_000);
+    await eventually('the webhook queue is idle', async () => {
+      const c = await h.workers!.webhooks.queue.getJobCounts('waiting', 'active', 'delayed');
+      return c.waiting === 0 && c.active === 0 && c.delayed === 0;
+    });
+    t.equal((await mirror(h)).get(String(target.id))?.name, 'Version 8', 'and it stays');
+    sim.control.webhooks.setFaults({});
+  });
+
   await t.test('forged or unauthenticated webhooks change nothing', async (t) => {
     const before = await mirror(h);
     const hooksQueued = async () => (await h.workers!.webhooks.queue.getJobCounts('waiting', 'active', 'completed', 'delayed', 'failed'));
