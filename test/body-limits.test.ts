@@ -24,6 +24,7 @@ const LIMITS: Record<string, number> = {
   'PUT /admin/tenants/:id/contacts': 32 * MiB, // up to 10,000 contacts, large by design
   'DELETE /admin/tenants/:id/contacts/:contactId': 1 * KiB,
   'DELETE /admin/tenants/:id/credentials/:credentialId': 1 * KiB,
+  'POST /webhooks/hubspot': 256 * KiB, // 100 HubSpot events (only with HUBSPOT_CLIENT_SECRET)
   'POST /webhooks/pipedrive/:id': 256 * KiB, // one Pipedrive event: a person's fields, custom ones included
 };
 // Bull Board's API (a dependency, whose routes come and go with its version) has the default.
@@ -54,7 +55,7 @@ function limitOf(route: AppRoute, syncPath: string): number | undefined {
 const jsonOfSize = (size: number) => `{"pad":"${'x'.repeat(size - 10)}"}`;
 
 t.test('every route that reads a body refuses one over its limit with a 413 JSON error', async (t) => {
-  const h = await buildTestApp(t);
+  const h = await buildTestApp(t, { HUBSPOT_CLIENT_SECRET: 'body-limit-secret' });
   const syncPath = h.config.SYNC_PATH;
   const routes = appRoutes(h.app).filter((r) => !BODYLESS.has(r.method));
   t.ok(routes.length >= 10, `found ${routes.length} routes that read a body`);

@@ -2,6 +2,7 @@
 import type { ConcurrentSyncsResult } from './concurrent-syncs.js';
 import type { CopyRun } from './phases/copy-limit.js';
 import type { CrmIngestFigures } from './phases/crm-ingest.js';
+import type { WebhookLatencyFigures } from './phases/webhook-latency.js';
 import type { DepthFigures } from './phases/depth.js';
 import type { FullSyncRun } from './phases/full-sync.js';
 import type { IncrementalFigures } from './phases/incremental.js';
@@ -36,4 +37,5 @@ export interface BenchResults {
   incremental: IncrementalFigures;
   concurrency: ConcurrentSyncsResult;
   crmIngest: CrmIngestFigures;
+  webhooks: WebhookLatencyFigures;
 }

@@ -12,6 +12,7 @@ import { runConcurrentSyncs } from './concurrent-syncs.js';
 import { createBenchDatabase } from './database.js';
 import { copyLimit, type CopyRun } from './phases/copy-limit.js';
 import { crmBoundIngest } from './phases/crm-ingest.js';
+import { hubspotWebhookBench, webhookLatency } from './phases/webhook-latency.js';
 import { pageLatencyByDepth } from './phases/depth.js';
 import { fullSync, type FullSyncRun } from './phases/full-sync.js';
 import { incrementalNoChange } from './phases/incremental.js';
@@ -155,6 +156,13 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
     });
 
     const crmIngest = await crmBoundIngest({ ...services, contacts: settings.BENCH_BACKFILL_CONTACTS });
+    const webhooks = await webhookLatency({
+      ...services,
+      crm: hubspotWebhookBench,
+      contacts: 100,
+      edits: settings.BENCH_WEBHOOK_EDITS,
+      syncIntervalSeconds: settings.BENCH_WEBHOOK_POLL_SECONDS,
+    });
 
     return {
       date: started.toISOString(),
@@ -167,6 +175,7 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
       incremental,
       concurrency,
       crmIngest,
+      webhooks,
     };
   } finally {
     for (const s of servers) await s.stop();

@@ -18,6 +18,8 @@ export const BenchSettingsSchema = Type.Object({
   BENCH_CONCURRENT_CONTACTS: count(2_000, 'contacts in each of those tenants'),
   BENCH_CONCURRENT_SECONDS: count(20, 'how long the concurrent syncs run'),
   BENCH_BACKFILL_CONTACTS: count(100_000, 'contacts backfilled from the simulated HubSpot at its default rate limit'),
+  BENCH_WEBHOOK_EDITS: count(40, 'contacts edited in the CRM, one at a time, to time edit → mirror with webhooks and with polling alone'),
+  BENCH_WEBHOOK_POLL_SECONDS: count(10, 'SYNC_INTERVAL_SECONDS of the bridge in that measurement (both modes)'),
   BENCH_OUT: Type.String({ minLength: 1, default: 'docs', description: 'where benchmarks.md, benchmarks.json and the plot are written' }),
 });
 export type BenchSettings = Static<typeof BenchSettingsSchema>;
