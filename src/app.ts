@@ -12,6 +12,7 @@ import configPlugin from './plugins/config.js';
 import dbPlugin from './db/plugin.js';
 import ingestPlugin from './ingest/plugin.js';
 import webhooksPlugin from './webhooks/plugin.js';
+import pipedriveWebhookRoute from './webhooks/pipedrive-route.js';
 import type { WebhookEnqueue } from './webhooks/enqueue.js';
 import tenantsPlugin from './tenants/plugin.js';
 import errorHandler from './plugins/error-handler.js';
@@ -110,6 +111,7 @@ export async function buildApp({ config, db, keys, metrics, connectors, ingest, 
   await app.register(authValidationRoute);
   await app.register(integrationRoute);
   await app.register(hubspotWebhookRoute, { metrics });
+  await app.register(pipedriveWebhookRoute);
   // The operators' API and pages (status page, queue board), behind one ADMIN_TOKEN check.
   await app.register(adminRoutes, { prefix: '/admin' });
   return app;

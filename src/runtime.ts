@@ -30,6 +30,8 @@ export interface RuntimeOverrides {
   logger?: Logger;
   /** How often the workers compare the schedules with the database (default 5 minutes). */
   reconcileSchedulesMs?: number;
+  /** How often the workers make and remove webhook subscriptions (default: SYNC_INTERVAL_SECONDS, at most 5 s). */
+  webhookSubscriptionsMs?: number;
   /** How often and how long the per-tenant figures are computed (default: METRICS_TENANT_REFRESH_SECONDS, 10 s). */
   metricsOptions?: MetricsOptions;
   /** The clock of onboarding's failure memory and the ingest passes. */
@@ -116,6 +118,7 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
         log: workerLog,
         metrics,
         reconcileSchedulesMs: overrides.reconcileSchedulesMs,
+        webhookSubscriptionsMs: overrides.webhookSubscriptionsMs,
         now: overrides.now,
       });
       closers.push(() => workers!.close());

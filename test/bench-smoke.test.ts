@@ -50,6 +50,7 @@ t.test('npm run bench completes at 2,000 contacts and writes a well-formed table
   t.equal(results.crmIngest.contacts, 300);
   t.equal(results.crmIngest.rateLimited429, 0);
   t.same([results.webhooks.polling.latencyMs.n, results.webhooks.webhooks.latencyMs.n], [3, 3], 'every edit was timed into the mirror, in both modes');
+  t.same([results.webhooksPipedrive?.polling.latencyMs.n, results.webhooksPipedrive?.webhooks.latencyMs.n], [3, 3], 'and for Pipedrive');
   t.ok(results.fullSync[0]!.peakRssBytes > 10 * 2 ** 20, "the server's peak RSS was read");
 
   const table = await writeReport(results, out);
@@ -57,7 +58,7 @@ t.test('npm run bench completes at 2,000 contacts and writes a well-formed table
   t.ok(md.includes(table), 'the printed table is the one in benchmarks.md');
   const rows = table.split('\n');
   t.equal(rows[0], '| figure | measured | target | result |');
-  t.equal(rows.length, 2 + 18, 'one row per figure');
+  t.equal(rows.length, 2 + 20, 'one row per figure (two of them Pipedrive webhooks)');
   for (const row of rows.slice(2)) {
     t.equal(row.split(' | ').length, 4, `four cells: ${row}`);
     t.notMatch(row, /NaN|undefined|Infinity/, `no missing figure: ${row}`);

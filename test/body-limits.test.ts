@@ -25,6 +25,7 @@ const LIMITS: Record<string, number> = {
   'DELETE /admin/tenants/:id/contacts/:contactId': 1 * KiB,
   'DELETE /admin/tenants/:id/credentials/:credentialId': 1 * KiB,
   'POST /webhooks/hubspot': 256 * KiB, // 100 HubSpot events (only with HUBSPOT_CLIENT_SECRET)
+  'POST /webhooks/pipedrive/:id': 256 * KiB, // one Pipedrive event: a person's fields, custom ones included
 };
 // Bull Board's API (a dependency, whose routes come and go with its version) has the default.
 const QUEUE_BOARD = '/admin/queues';

@@ -17,6 +17,8 @@ t.test("after rounds of CRM writes, Talkdesk runs and faults, Talkdesk's copy eq
     adminDatabaseUrl: await postgresAdminUrl(),
     redisUrl: await testRedisUrl(),
     contactsPerPortal: 200,
+    // A Pipedrive company beside the two portals (CHAOS_PIPEDRIVE=0: HubSpot alone).
+    pipedrive: process.env.CHAOS_PIPEDRIVE !== '0',
     // Once writes stop, a healthy run catches up in seconds; a minute means something is lost.
     catchUpTimeoutMs: 60_000,
     log: (line) => t.comment(line),

@@ -42,3 +42,29 @@ t.test('npm run demo -- --once shows contacts flowing and checks them against th
   t.match(output, /demo: every step checked out/);
   t.notMatch(output, /✗/);
 });
+
+// The Pipedrive variant, small: an account flowing, and an edit arriving through a webhook.
+t.test('npm run demo -- --once --crm pipedrive shows a Pipedrive account flowing and an edit arriving by webhook', async (t) => {
+  const adminUrl = await postgresAdminUrl();
+  const dbName = `cb_demo_${randomBytes(4).toString('hex')}`;
+  t.teardown(async () => {
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  });
+  const child = spawn('npm', ['run', '-s', 'demo', '--', '--once', '--crm', 'pipedrive'], {
+    env: { ...process.env, DEMO_CONTACTS: '300', DEMO_DATABASE: dbName, DATABASE_URL: adminUrl, REDIS_URL: await testRedisUrl(), PORT: '0', DEMO_PIPEDRIVE_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d));
+  const [code] = await once(child, 'exit');
+  t.equal(code, 0, 'exit status 0');
+  t.match(output, /✓ every Pipedrive contact delivered \(300\)/);
+  t.match(output, /✓ subscribed: http:\/\/127\.0\.0\.1:\d+\/webhooks\/pipedrive\//);
+  t.match(output, /✓ the 2 changed contacts arrived/);
+  t.match(output, /✓ the edit arrived through a webhook, not a poll/);
+  t.match(output, /demo: every step checked out/);
+  t.notMatch(output, /✗/);
+});

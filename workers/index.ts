@@ -13,6 +13,7 @@ import { processTick } from './tick.js';
 import { pruneOldHistory } from '../src/mirror/history.js';
 import { WEBHOOK_QUEUE, webhookQueue, type WebhookJob, type WebhookResult } from '../src/webhooks/queue.js';
 import { processWebhook } from './webhooks.js';
+import { runSubscriptionRound } from './webhook-subscriptions.js';
 
 export interface WorkerDeps {
   config: Pick<
@@ -27,6 +28,7 @@ export interface WorkerDeps {
     | 'INGEST_LOCK_SECONDS'
     | 'MAX_CONTACTS_PER_TENANT'
     | 'MAX_CONCURRENT_BACKFILLS'
+    | 'PUBLIC_URL'
   >;
   db: Db;
   pool: pg.Pool;
@@ -35,6 +37,8 @@ export interface WorkerDeps {
   log: Logger;
   /** How often the schedulers are checked against the database (default 5 minutes). */
   reconcileSchedulesMs?: number;
+  /** How often webhook subscriptions are made and removed (default: SYNC_INTERVAL_SECONDS, at most 5 s). */
+  webhookSubscriptionsMs?: number;
   /** How often history older than CONTACT_HISTORY_DAYS is deleted (default hourly). */
   pruneHistoryMs?: number;
   /** Counts ingest results and rate-limit delays (the API's instance, in one process). */
@@ -139,6 +143,13 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const pruning = periodically(log, 'contact history prune', () => pruneOldHistory(deps.db, config.CONTACT_HISTORY_DAYS));
   const pruneTimer = setInterval(pruning, deps.pruneHistoryMs ?? 3_600_000);
   pruneTimer.unref();
+  const subscribing = periodically(log, 'webhook subscriptions', async () => {
+    const out = await runSubscriptionRound({ db: deps.db, pool: deps.pool, keys: deps.keys, connectors: deps.connectors, log, publicUrl: config.PUBLIC_URL });
+    return out ? out.subscribed + out.removed : 0;
+  });
+  void subscribing();
+  const subscribeTimer = setInterval(subscribing, deps.webhookSubscriptionsMs ?? Math.min(config.SYNC_INTERVAL_SECONDS, 5) * 1000);
+  subscribeTimer.unref();
 
   return {
     worker,
@@ -149,6 +160,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       closing = true;
       clearInterval(timer);
       clearInterval(pruneTimer);
+      clearInterval(subscribeTimer);
       await Promise.all([worker.close(), hooksWorker.close()]);
       await Promise.all([queue.close(), hooksQueue.close()]);
       producer.disconnect();

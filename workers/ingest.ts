@@ -9,7 +9,7 @@ import { CrmRateLimitedError, CrmUnauthorizedError } from '../src/crm/errors.js'
 import { writeContacts, type WriteCounts } from '../src/mirror/writer.js';
 import type { WriteSource } from '../src/mirror/history.js';
 import { workingCredentials } from '../src/tenants/credentials.js';
-import { ensureIngestState, recordRun, saveCursor, type CursorName } from '../src/tenants/ingest-state.js';
+import { ensureIngestState, recordBudget, recordRun, saveCursor, type CursorName } from '../src/tenants/ingest-state.js';
 import { completeBackfill, credentialFailed, isIngesting, overQuota, whyNotIngesting } from '../src/tenants/lifecycle.js';
 import { liveContacts } from '../src/tenants/figures.js';
 import type { BridgeKeys } from '../src/tenants/keys.js';
@@ -108,7 +108,16 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
     // The tenant's lock, and the backfill slot if the pass took one: every lock of this session.
     if (locked) await lock.query('SELECT pg_advisory_unlock_all()').catch(() => {});
     lock.release();
+    if (locked) await noteDailyBudget(deps, connector, tenant);
   }
+}
+
+/** What the pass learned of the account's daily budget: the metric, and the status page's record. */
+async function noteDailyBudget(deps: IngestDeps, connector: Connector, tenant: Tenant): Promise<void> {
+  const budget = connector.dailyBudget?.(tenant.crmAccountId ?? '');
+  if (!budget) return;
+  deps.metrics?.crmBudgetRemaining.set({ tenant: tenant.id }, budget.left);
+  await recordBudget(deps.db, tenant.id, budget).catch((err: Error) => deps.log.warn({ tenantId: tenant.id, err: err.message }, 'could not record the daily budget'));
 }
 
 async function runPass(

@@ -23,7 +23,6 @@ export function summaryRows(r: BenchResults): Row[] {
   const depthEnd = r.depth.points[r.depth.points.length - 1]!;
   const c = r.concurrency;
   const crm = r.crmIngest;
-  const wh = r.webhooks;
   const peakRss = Math.max(...r.fullSync.map((f) => f.peakRssBytes));
   return [
     { figure: 'writer, in process (inserts)', measured: `${n(inProcess.perSecond)} contacts/s (${n(inProcess.seconds, 1)} s)`, target: '≥ 50,000 contacts/s', verdict: `${verdict(inProcess.perSecond >= 50_000)} (${x(inProcess.perSecond / 50_000)} of target)` },
@@ -41,8 +40,10 @@ export function summaryRows(r: BenchResults): Row[] {
     { figure: 'server peak RSS during the full syncs', measured: mb(peakRss), target: '< 300 MB', verdict: `${verdict(peakRss < 300 * 2 ** 20)} (${x(peakRss / (300 * 2 ** 20))} of budget)` },
     { figure: 'server peak RSS while taking the admin pushes', measured: mb(r.ingest.pushPeakRssBytes), target: 'reported', verdict: '10,000-contact bodies; a separate process from the one above' },
     { figure: `${c.concurrency} tenants syncing at once`, measured: `${n(c.runsPerSecond, 1)} syncs/s, ${n(c.pagesPerSecond)} pages/s, run p99 ${ms(c.runLatencyMs.p99)}, page p99 ${ms(c.pageLatencyMs.p99)}, ${n(c.runs.completed)} runs`, target: '0 errors', verdict: `${verdict(c.errors.total + c.shed.count + c.timeouts === 0)} (${c.errors.total} errors, ${c.shed.count} shed, ${c.timeouts} timeouts)` },
+    ...[r.webhooks, ...(r.webhooksPipedrive ? [r.webhooksPipedrive] : [])].flatMap((wh) => [
     { figure: `${wh.crm} edit → mirror, webhooks vs polling every ${wh.syncIntervalSeconds} s`, measured: `p50 ${ms(wh.webhooks.latencyMs.p50)}, p99 ${ms(wh.webhooks.latencyMs.p99)} vs p50 ${ms(wh.polling.latencyMs.p50)}, p99 ${ms(wh.polling.latencyMs.p99)} (${wh.webhooks.edits} edits each)`, target: 'reported', verdict: `webhooks ${x(wh.polling.latencyMs.p50 / wh.webhooks.latencyMs.p50)} faster (p50)` },
     { figure: `${wh.crm} requests per changed contact, webhooks vs polling`, measured: `${n(wh.webhooks.requestsPerChange, 2)} vs ${n(wh.polling.requestsPerChange, 2)}`, target: 'reported', verdict: 'polls keep running beside webhooks, at WEBHOOK_POLL_INTERVAL_SECONDS' },
+    ]),
     { figure: `CRM-bound backfill, ${n(crm.contacts)} contacts`, measured: `${n(crm.requestsPer10s, 1)} requests/10 s (busiest 10 s: ${crm.maxRequestsInAnyRolling10s}, limit ${crm.limitPer10s}), ${n(crm.seconds, 1)} s, ${n(crm.contactsPerSecond)} contacts/s`, target: '90–100 % of the limit, 0 × 429', verdict: `${verdict(crm.shareOfLimit >= 0.9 && crm.maxRequestsInAnyRolling10s <= crm.limitPer10s && crm.rateLimited429 === 0)} (${n(crm.shareOfLimit * 100, 1)} %, ${crm.rateLimited429} × 429)` },
   ];
 }

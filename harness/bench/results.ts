@@ -38,4 +38,6 @@ export interface BenchResults {
   concurrency: ConcurrentSyncsResult;
   crmIngest: CrmIngestFigures;
   webhooks: WebhookLatencyFigures;
+  /** The same for Pipedrive (results from before it was measured have none). */
+  webhooksPipedrive?: WebhookLatencyFigures;
 }

@@ -13,6 +13,7 @@ import { createBenchDatabase } from './database.js';
 import { copyLimit, type CopyRun } from './phases/copy-limit.js';
 import { crmBoundIngest } from './phases/crm-ingest.js';
 import { hubspotWebhookBench, webhookLatency } from './phases/webhook-latency.js';
+import { pipedriveWebhookBench } from './phases/pipedrive-webhook-bench.js';
 import { pageLatencyByDepth } from './phases/depth.js';
 import { fullSync, type FullSyncRun } from './phases/full-sync.js';
 import { incrementalNoChange } from './phases/incremental.js';
@@ -164,6 +165,13 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
       edits: settings.BENCH_WEBHOOK_EDITS,
       syncIntervalSeconds: settings.BENCH_WEBHOOK_POLL_SECONDS,
     });
+    const webhooksPipedrive = await webhookLatency({
+      ...services,
+      crm: pipedriveWebhookBench,
+      contacts: 100,
+      edits: settings.BENCH_WEBHOOK_EDITS,
+      syncIntervalSeconds: settings.BENCH_WEBHOOK_POLL_SECONDS,
+    });
 
     return {
       date: started.toISOString(),
@@ -177,6 +185,7 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
       concurrency,
       crmIngest,
       webhooks,
+      webhooksPipedrive,
     };
   } finally {
     for (const s of servers) await s.stop();

@@ -49,6 +49,8 @@ export class CrmEditor {
     private readonly portalIds: readonly number[],
     private readonly rng: Prng,
     private readonly counts: CrmWriteCounts,
+    /** A Pipedrive company beside the portals: a share of the writes go to it. */
+    private readonly pipedrive?: { editor: { write(): CrmWriteKind }; share: number },
   ) {
     this.generator = new ContactGenerator(rng.int(1, 2 ** 30));
     this.firstKinds = shuffle(rng, WEIGHTS.map(([kind]) => kind));
@@ -56,6 +58,7 @@ export class CrmEditor {
 
   /** One write to one portal, both picked at random; returns what it was. */
   write(): CrmWriteKind {
+    if (this.pipedrive && this.rng.chance(this.pipedrive.share)) return this.pipedrive.editor.write();
     const portalId = this.rng.pick(this.portalIds);
     const live = this.control.liveContacts({ portalId }).map((c) => c.id);
     let kind = this.pickKind();

@@ -98,7 +98,7 @@ export function figuresTable(f: Figures): string {
   const rows: Array<[string, string]> = [
     ['seed (`CHAOS_SEED`)', String(f.seed)],
     ['rounds', num(f.rounds)],
-    ['tenants (HubSpot portals) / worker processes', `${f.tenants} / ${f.workers}`],
+    ['tenants (HubSpot portals and the Pipedrive company) / worker processes', `${f.tenants} / ${f.workers}`],
     ['CRM creates', num(f.crm.creates)],
     ['CRM edits (field changes)', num(f.crm.edits)],
     ['CRM edits that change nothing', num(f.crm.noopEdits)],

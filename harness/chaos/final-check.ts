@@ -1,5 +1,5 @@
-import type { SimControl } from '../hubspot-sim/control.js';
-import { crmTruth, diff } from '../talkdesk/copy.js';
+import { diff } from '../talkdesk/copy.js';
+import type { CrmWorld } from './crms.js';
 import type { Mismatches } from './figures.js';
 import type { TalkdeskSynchronizer } from './synchronizer.js';
 
@@ -9,12 +9,12 @@ import type { TalkdeskSynchronizer } from './synchronizer.js';
  * it; the full run the deletion rule may ask for next would paper over that, so this is checked
  * on its own.
  */
-export async function oneMoreRun(synchronizer: TalkdeskSynchronizer, sim: SimControl): Promise<{ incremental: number; missing: number; stale: number; examples: string[] }> {
+export async function oneMoreRun(synchronizer: TalkdeskSynchronizer, crms: CrmWorld): Promise<{ incremental: number; missing: number; stale: number; examples: string[] }> {
   const out = { incremental: 0, missing: 0, stale: 0, examples: [] as string[] };
   for (const [portalId, copy] of synchronizer.copies) {
     if (copy.checkpoint !== undefined) out.incremental++;
     await synchronizer.runStrict(portalId);
-    const d = diff(copy.contacts, crmTruth(sim, portalId));
+    const d = diff(copy.contacts, crms.truth(portalId));
     out.missing += d.missing.length;
     out.stale += d.stale.length;
     out.examples.push(...d.missing.slice(0, 3).map((id) => `${portalId}/${id} missing`), ...d.stale.slice(0, 3).map((id) => `${portalId}/${id} stale`));
@@ -34,11 +34,11 @@ export async function deletionResync(synchronizer: TalkdeskSynchronizer): Promis
   }
 }
 /** Talkdesk's copies against the CRM's live contacts, mapped, field for field. */
-export function compareWithCrm(synchronizer: TalkdeskSynchronizer, sim: SimControl): { compared: number; mismatches: Mismatches } {
+export function compareWithCrm(synchronizer: TalkdeskSynchronizer, crms: CrmWorld): { compared: number; mismatches: Mismatches } {
   const mismatches: Mismatches = { missing: 0, stale: 0, deletedButPresent: 0, examples: [] };
   let compared = 0;
   for (const [portalId, copy] of synchronizer.copies) {
-    const truth = crmTruth(sim, portalId);
+    const truth = crms.truth(portalId);
     compared += truth.size;
     const d = diff(copy.contacts, truth);
     mismatches.missing += d.missing.length;

@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../src/db/client.js';
 import type { Contact } from '../../src/mirror/contact.js';
-import type { SimControl } from '../hubspot-sim/control.js';
-import { crmTruth, diff, diffCount } from '../talkdesk/copy.js';
+import { diff, diffCount } from '../talkdesk/copy.js';
+import type { CrmWorld } from './crms.js';
 
 // What the run waits for, read from the bridge's own state (PostgreSQL) and the CRM's, never
 // from a guess at how long something takes.
@@ -43,14 +43,14 @@ export async function waitForBackfill(db: Db, timeoutMs: number): Promise<void> 
  * tenant's mirror holds exactly the CRM's live contacts, mapped, field for field. Returns the
  * seconds it took, or null when the deadline passed first (ingest lost or stuck on something).
  */
-export async function waitForCatchUp(db: Db, sim: SimControl, tenants: Map<number, string>, timeoutMs: number): Promise<number | null> {
+export async function waitForCatchUp(db: Db, crms: CrmWorld, tenants: Map<number, string>, timeoutMs: number): Promise<number | null> {
   const started = Date.now();
-  for (const portalId of tenants.keys()) await sim.searchSettled({ portalId });
+  for (const portalId of tenants.keys()) await crms.settled(portalId);
   for (;;) {
     let caughtUp = true;
     for (const [portalId, tenantId] of tenants) {
       try {
-        if (diffCount(diff(await mirrorOf(db, tenantId), crmTruth(sim, portalId))) > 0) caughtUp = false;
+        if (diffCount(diff(await mirrorOf(db, tenantId), crms.truth(portalId))) > 0) caughtUp = false;
       } catch {
         caughtUp = false;
       }
@@ -84,16 +84,15 @@ export async function waitForDeletionWindow(db: Db, windowSeconds: number, timeo
  * For a run whose ingest never caught up: each contact where the mirror and the CRM still differ,
  * with both sides' times, to start the investigation from (a handful per tenant).
  */
-export async function describeLag(db: Db, sim: SimControl, tenants: Map<number, string>): Promise<string[]> {
+export async function describeLag(db: Db, crms: CrmWorld, tenants: Map<number, string>): Promise<string[]> {
   const lines: string[] = [];
   for (const [portalId, tenantId] of tenants) {
-    const d = diff(await mirrorOf(db, tenantId), crmTruth(sim, portalId));
+    const d = diff(await mirrorOf(db, tenantId), crms.truth(portalId));
     for (const id of [...d.missing, ...d.stale, ...d.deletedButPresent].slice(0, 5)) {
-      const crm = sim.getContact(id, { portalId });
       const { rows } = await db.execute<Record<string, unknown>>(sql`
         SELECT updated_at::text, source_updated_at::text, deleted_at::text FROM contacts WHERE tenant_id = ${tenantId} AND id = ${id}`);
       lines.push(
-        `${portalId}/${id}: CRM ${crm ? `created ${crm.createdAt}, modified ${crm.updatedAt}${crm.archived ? ', archived' : ''}` : 'archived'}; ` +
+        `${portalId}/${id}: CRM ${crms.describe(portalId, id)}; ` +
           `mirror ${rows[0] ? JSON.stringify(rows[0]) : 'has no row'}`,
       );
     }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import pg from 'pg';
 import type { App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -9,6 +10,8 @@ import { httpSyncCall, injectSyncCall } from '../../src/cli/talkdesk-client.js';
 import { newQueuePrefix, obliterateQueuePrefix } from '../queues/prefix.js';
 import { buildHubSpotSim } from '../hubspot-sim/server.js';
 import type { SimControl } from '../hubspot-sim/control.js';
+import { buildPipedriveSim } from '../pipedrive-sim/server.js';
+import type { ChaosPipedrive } from './crms.js';
 import { TcpFaultProxy } from '../fault-proxy/tcp-fault-proxy.js';
 import type { SyncTarget } from './synchronizer.js';
 import { WorkerProcesses, type WorkerEntry } from './worker-processes.js';
@@ -19,6 +22,8 @@ export interface ChaosStackOptions {
   /** The Redis to use (TEST_REDIS_URL); the run uses a queue prefix of its own and obliterates it. */
   redisUrl: string;
   portals: ReadonlyArray<{ portalId: number; token: string; contacts: number }>;
+  /** A Pipedrive company beside the portals, its webhooks delivered (some dropped, repeated, reordered) to the apps. */
+  pipedrive?: { companyId: number; token: string; persons: number };
   simSeed: number;
   workers: number;
   workerEntry: WorkerEntry;
@@ -31,6 +36,7 @@ export interface ChaosStackOptions {
 
 export interface ChaosStack {
   sim: SimControl;
+  pipedrive: ChaosPipedrive | undefined;
   /** A direct connection to the chaos database, for the run's own reads; not behind the proxy. */
   database: Database;
   postgresProxy: TcpFaultProxy;
@@ -81,6 +87,54 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     await sim.app.listen({ port: 0, host: '127.0.0.1' });
     cleanups.push(() => sim.app.close());
 
+    let pipedrive: ChaosPipedrive | undefined;
+    const pipedriveEnv: Record<string, string> = {};
+    const webhookTarget: { base?: string } = {};
+    if (options.pipedrive) {
+      const { companyId, token, persons } = options.pipedrive;
+      const pd = await buildPipedriveSim({
+        companies: [{ companyId, domain: 'chaos', tokens: [token], persons, windowLimit: 80 }],
+        seed: options.simSeed,
+        webhooks: { retryDelayMs: 500, maxAttempts: 3, timeoutMs: 5_000 },
+      });
+      // Webhooks are an accelerator: lost, repeated and reordered ones must change nothing in the end.
+      pd.control.webhooks.setFaults({ dropRate: 0.2, duplicateRate: 0.2, reorder: true, delayMs: 200 });
+      await pd.app.listen({ port: 0, host: '127.0.0.1' });
+      cleanups.push(() => pd.app.close());
+      pipedrive = { companyId, domain: 'chaos', control: pd.control };
+      // PUBLIC_URL must be known before the apps listen: a forwarder to the first one.
+      const forwarder = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          if (!webhookTarget.base) {
+            res.statusCode = 503;
+            res.end();
+            return;
+          }
+          fetch(`${webhookTarget.base}${req.url}`, { method: req.method, headers: { 'content-type': req.headers['content-type'] ?? 'application/json', authorization: req.headers.authorization ?? '' }, body: Buffer.concat(chunks) })
+            .then(async (answer) => {
+              res.statusCode = answer.status;
+              res.end(Buffer.from(await answer.arrayBuffer()));
+            })
+            .catch(() => {
+              res.statusCode = 502;
+              res.end();
+            });
+        });
+      });
+      await new Promise<void>((r) => forwarder.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise<void>((r) => forwarder.close(() => r())));
+      Object.assign(pipedriveEnv, {
+        PIPEDRIVE_BASE_URL: `http://127.0.0.1:${(pd.app.server.address() as { port: number }).port}`,
+        PIPEDRIVE_OVERLAP_SECONDS: '5',
+        // Webhooks are lost here far more often than Pipedrive loses them: the poll that is their
+        // safety net comes within seconds, not WEBHOOK_POLL_INTERVAL_SECONDS' quarter of an hour.
+        WEBHOOK_POLL_INTERVAL_SECONDS: '3',
+        PUBLIC_URL: `http://127.0.0.1:${(forwarder.address() as { port: number }).port}`,
+      });
+    }
+
     const queuePrefix = newQueuePrefix('cbchaos');
     const env: Record<string, string> = {
       DATABASE_URL: postgresProxy.rewrite(databaseUrl.toString()),
@@ -98,6 +152,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'silent',
+      ...pipedriveEnv,
       ...options.env,
     };
     cleanups.push(() => obliterateQueuePrefix(options.redisUrl, queuePrefix));
@@ -107,6 +162,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       const app = await startApp({ ...env, SYNC_PAGE_SIZE: String(pageSize) }, cleanups);
       const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}${app.config.SYNC_PATH}`;
       const smallPages = pageSize === options.smallPageSize;
+      webhookTarget.base ??= `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
       targets.push({ transport: 'http', smallPages, endpoint: httpSyncCall(url) });
       targets.push({ transport: 'inject', smallPages, endpoint: injectSyncCall(app, app.config.SYNC_PATH) });
     }
@@ -119,6 +175,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
 
     return {
       sim: sim.control,
+      pipedrive,
       database,
       postgresProxy,
       redisProxy,

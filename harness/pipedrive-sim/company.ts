@@ -52,6 +52,18 @@ export interface SimUser {
   is_admin: boolean;
 }
 
+/** A change to a person, as webhooks report it: the person after (create, change) or before (delete) it. */
+export interface PersonEvent {
+  action: 'create' | 'change' | 'delete';
+  person: SimPerson;
+  /** For a change: the person before it. */
+  previous?: SimPerson;
+  /** For a merge's delete: the survivor. */
+  mergedToId?: number;
+  /** Epoch seconds. */
+  at: number;
+}
+
 /** What a caller may set on a person; absent fields keep their value (or their default on create). */
 export type PersonInput = Partial<Pick<SimPerson, 'name' | 'first_name' | 'last_name' | 'owner_id' | 'org_id' | 'emails' | 'phones' | 'visible_to' | 'picture_id' | 'postal_address' | 'job_title'>>;
 
@@ -107,6 +119,7 @@ export class Company {
   readonly deleted = new Map<number, { mergedInto?: number }>();
   private nextPersonId: number;
   private nextOrgId: number;
+  private readonly listeners: Array<(event: PersonEvent) => void> = [];
 
   constructor(
     readonly id: number,
@@ -121,6 +134,15 @@ export class Company {
     this.nextPersonId = firstPersonId;
     this.nextOrgId = 1;
     this.users.set(1, { id: 1, name: 'Admin', email: `admin@${domain}.example`, is_admin: true });
+  }
+
+  /** Hears every person event of this company (webhooks). */
+  listen(listener: (event: PersonEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private emit(event: PersonEvent): void {
+    for (const l of this.listeners) l(event);
   }
 
   addUser(user: Omit<SimUser, 'id'> & { id?: number }): SimUser {
@@ -170,6 +192,7 @@ export class Company {
       update_time: atSeconds,
     };
     this.persons.set(p.id, p);
+    this.emit({ action: 'create', person: p, at: atSeconds });
     return p;
   }
 
@@ -179,13 +202,15 @@ export class Company {
     this.checkOrg(input.org_id);
     const edited = { ...p, ...input, id, add_time: p.add_time, update_time: Math.max(atSeconds, p.update_time) };
     this.persons.set(id, edited);
+    this.emit({ action: 'change', person: edited, previous: p, at: edited.update_time });
     return edited;
   }
 
-  deletePerson(id: number): void {
-    this.person(id);
+  deletePerson(id: number, atSeconds?: number): void {
+    const p = this.person(id);
     this.persons.delete(id);
     this.deleted.set(id, {});
+    this.emit({ action: 'delete', person: p, at: atSeconds ?? p.update_time });
   }
 
   /**
@@ -212,6 +237,7 @@ export class Company {
     );
     this.persons.delete(id);
     this.deleted.set(id, { mergedInto: mergeWithId });
+    this.emit({ action: 'delete', person: gone, mergedToId: mergeWithId, at: atSeconds });
     return merged;
   }
 

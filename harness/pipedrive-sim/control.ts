@@ -4,6 +4,7 @@ import { personJson, orgJson, type Company, type PersonInput, type SimUser } fro
 import { badRequest, notFound } from './errors.js';
 import { isEndpoint, type Limits, type PipedriveEndpoint, type RequestRecord, type TokenOwner } from './gateway.js';
 import type { PersonGenerator } from './generate.js';
+import type { PipedriveWebhookFaults, PipedriveWebhooks, PipedriveWebhookSettings } from './webhooks.js';
 
 /** Which company a call is about (the first one when absent), and when a write happens (epoch ms; the sim's clock when absent). */
 export interface Ref {
@@ -26,6 +27,8 @@ export class PipedriveSimControl {
     readonly faults: FaultBook<PipedriveEndpoint>,
     private readonly limits: Limits,
     private readonly clock: () => number,
+    /** The webhooks of every company: subscriptions, faults, stats. */
+    readonly webhooks: PipedriveWebhooks,
   ) {}
 
   company(ref: Ref = {}): Company {
@@ -84,7 +87,7 @@ export class PipedriveSimControl {
   }
 
   deletePerson(id: number, ref: Ref = {}): void {
-    this.company(ref).deletePerson(id);
+    this.company(ref).deletePerson(id, this.seconds(ref));
   }
 
   /** Merges person `id` into `mergeWithId`, which survives. */
@@ -252,6 +255,30 @@ export function registerControlRoutes(app: FastifyInstance, control: PipedriveSi
   app.post('/__sim/faults/reset', async () => {
     control.faults.reset();
     return control.faults.describe();
+  });
+  // Webhooks (webhooks.ts): what is subscribed, faults of delivery, retries, and what was sent.
+  app.get('/__sim/webhooks', async () => control.webhooks.all());
+  app.get('/__sim/webhooks/faults', async () => control.webhooks.currentFaults());
+  app.put('/__sim/webhooks/faults', async (request) => {
+    control.webhooks.setFaults(body(request.body) as PipedriveWebhookFaults);
+    return control.webhooks.currentFaults();
+  });
+  app.put('/__sim/webhooks/config', async (request) => {
+    const b = body(request.body);
+    for (const k of ['maxAttempts', 'retryDelayMs', 'timeoutMs'] as const) {
+      const v = num(b, k);
+      if (v !== undefined) control.webhooks.settings[k] = v as PipedriveWebhookSettings[typeof k];
+    }
+    return { ...control.webhooks.settings };
+  });
+  app.get('/__sim/webhooks/stats', async () => control.webhooks.stats());
+  app.post('/__sim/webhooks/stats/reset', async () => {
+    control.webhooks.resetStats();
+    return { ok: true };
+  });
+  app.post('/__sim/webhooks/settle', async () => {
+    await control.webhooks.settled();
+    return control.webhooks.stats();
   });
   app.get('/__sim/stats', async () => control.stats());
   app.post('/__sim/stats/reset', async () => {

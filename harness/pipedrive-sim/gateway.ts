@@ -5,7 +5,7 @@ import type { Company, SimUser } from './company.js';
 import { errorBody, OVER_DAILY_BUDGET, OVER_LIMIT, UNAUTHORIZED } from './errors.js';
 
 /** The Pipedrive endpoints the simulator serves, as faults and stats name them. */
-export const ENDPOINTS = ['users.me', 'persons.list', 'organizations.list'] as const;
+export const ENDPOINTS = ['users.me', 'persons.list', 'organizations.list', 'webhooks.list', 'webhooks.add', 'webhooks.delete'] as const;
 export type PipedriveEndpoint = (typeof ENDPOINTS)[number];
 
 export const isEndpoint = (v: unknown): v is PipedriveEndpoint => typeof v === 'string' && (ENDPOINTS as readonly string[]).includes(v);

@@ -6,6 +6,7 @@ import { errorBody, SimHttpError } from './errors.js';
 import { installGateway, Limits, type PipedriveEndpoint } from './gateway.js';
 import { PersonGenerator } from './generate.js';
 import { listPage, parseListQuery } from './listing.js';
+import { PipedriveWebhooks, type PipedriveWebhookSettings } from './webhooks.js';
 
 export interface CompanyOptions {
   companyId: number;
@@ -32,6 +33,8 @@ export interface PipedriveSimOptions {
   clock?: () => number;
   seed?: number;
   logger?: FastifyServerOptions['logger'];
+  /** Webhook retries: 3 attempts 1 s apart, 5 s to answer, by default. */
+  webhooks?: Partial<PipedriveWebhookSettings>;
 }
 
 export interface PipedriveSim {
@@ -45,6 +48,9 @@ const ROUTES: Record<string, PipedriveEndpoint> = {
   'GET /v1/users/me': 'users.me',
   'GET /api/v2/persons': 'persons.list',
   'GET /api/v2/organizations': 'organizations.list',
+  'GET /v1/webhooks': 'webhooks.list',
+  'POST /v1/webhooks': 'webhooks.add',
+  'DELETE /v1/webhooks/:id': 'webhooks.delete',
 };
 
 /**
@@ -60,7 +66,8 @@ export async function buildPipedriveSim(options: PipedriveSimOptions = {}): Prom
   const generators = new Map<number, PersonGenerator>();
   const faults = new FaultBook<PipedriveEndpoint>();
   const limits = new Limits(clock);
-  const control = new PipedriveSimControl(companies, tokens, generators, faults, limits, clock);
+  const webhooks = new PipedriveWebhooks(companies, clock, seed, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 5000, ...options.webhooks });
+  const control = new PipedriveSimControl(companies, tokens, generators, faults, limits, clock, webhooks);
 
   for (const c of options.companies ?? [DEFAULT_COMPANY]) {
     const name = c.name ?? `Company ${c.companyId}`;
@@ -71,9 +78,11 @@ export async function buildPipedriveSim(options: PipedriveSimOptions = {}): Prom
     for (const t of c.tokens) control.addToken(t, { companyId: company.id });
     for (const t of c.userTokens ?? []) control.addToken(t, { companyId: company.id, admin: false });
     if (c.persons) generator.seed(company, c.persons, Math.floor(clock() / 1000));
+    webhooks.attach(company);
   }
 
   const app = Fastify({ logger: options.logger ?? false });
+  app.addHook('onClose', async () => webhooks.close());
   app.setErrorHandler((error: FastifyError | SimHttpError, request, reply) => {
     if (error instanceof SimHttpError) return reply.code(error.statusCode).send(error.body());
     const status = 'statusCode' in error && error.statusCode ? error.statusCode : 500;
@@ -137,6 +146,25 @@ export async function buildPipedriveSim(options: PipedriveSimOptions = {}): Prom
     checkKeys(raw, orgKeys);
     const page = listPage(company.orgs.values(), parseListQuery(raw));
     return { success: true, data: page.data.map(orgJson), additional_data: { next_cursor: page.nextCursor } };
+  });
+
+  app.get('/v1/webhooks', async (request) => {
+    const { company } = ownerOf(request);
+    return { success: true, status: 'ok', data: webhooks.list(company) };
+  });
+  app.post('/v1/webhooks', async (request, reply) => {
+    const { company, user } = ownerOf(request);
+    const raw = request.body;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new SimHttpError(400, 'Validation failed: the body must be a JSON object');
+    const hook = webhooks.add(company, user, raw as Record<string, unknown>);
+    return reply.code(201).send({ success: true, status: 'ok', data: hook });
+  });
+  app.delete('/v1/webhooks/:id', async (request) => {
+    const { company } = ownerOf(request);
+    const id = Number((request.params as { id: string }).id);
+    if (!Number.isSafeInteger(id)) throw new SimHttpError(400, 'Validation failed: id: must be an integer');
+    webhooks.remove(company, id);
+    return { success: true, status: 'ok' };
   });
 
   registerControlRoutes(app, control);

@@ -74,7 +74,9 @@ nothing, some that empty fields), bulk edits sharing one \`lastmodifieddate\`, a
 rate drawn per round (with bursts); its search index lags by 0–1.5 s (drawn per round) and half
 the single writes reach it up to 2 s out of \`lastmodifieddate\` order, as HubSpot's index does
 (within the bridge's 5 s \`HUBSPOT_SEARCH_OVERLAP_SECONDS\`); two real worker processes (\`ROLE=worker\`, the production
-entry point) ingest two portals; a Talkdesk-style synchronizer keeps one copy per account exactly
+entry point) ingest two portals and a Pipedrive company (the same kinds of writes there: creates,
+edits, some emptying fields, deletions and merges; its webhooks subscribed, a fifth of them
+dropped, a fifth repeated, all reordered, with polling every 3 s as their net); a Talkdesk-style synchronizer keeps one copy per account exactly
 as Talkdesk does (a run without a checkpoint replaces the copy, a run with one upserts, the last
 page's checkpoint is kept, a run that fails part-way is discarded) and syncs at random moments,
 over HTTP or in-process, from an app serving 1,000-contact pages or one serving 7-contact pages.

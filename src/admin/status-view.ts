@@ -55,6 +55,8 @@ export interface TenantRow {
   lastError: string | null;
   lastErrorAt: When | null;
   lastSuccessAt: When | null;
+  /** Why polling is slower than usual (a low daily budget), when it is. */
+  slowed: string | null;
   job: string | null;
   jobNext: When | null;
   canPause: boolean;
@@ -104,6 +106,10 @@ export function tenantRow(t: TenantSummary, now: number): TenantRow {
     lastError: t.last_error,
     lastErrorAt: when(t.last_error_at, now),
     lastSuccessAt: when(t.last_success_at, now),
+    slowed:
+      t.crm_budget_low_since === null
+        ? null
+        : `polling slowed: the CRM's daily budget is low (${(t.crm_budget_left ?? 0).toLocaleString('en-US')} requests left), since ${when(t.crm_budget_low_since, now)!.relative}`,
     job: jobText(t.job),
     jobNext: when(t.job?.next_run_at ?? null, now),
     canPause: t.status !== 'paused',

@@ -48,6 +48,8 @@ export const TenantSummarySchema = Type.Object({
   }),
   last_reconcile_at: Timestamp,
   last_deletion_resync_at: Timestamp,
+  crm_budget_left: Type.Union([Type.Integer(), Type.Null()], { description: "requests left in the CRM's daily budget, as it last said (Pipedrive); null when it states none" }),
+  crm_budget_low_since: Type.Union([Type.String(), Type.Null()], { description: 'since when polling has been slowed because the daily budget runs low; null: not slowed' }),
   job: Type.Union(
     [IngestJobViewSchema, Type.Null()],
     { description: 'the ingest job running or queued for this tenant, else the next scheduled tick' },

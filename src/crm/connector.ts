@@ -45,8 +45,33 @@ export interface Connector {
    * writer never lets it replace a newer version. A connector without webhooks need not have it.
    */
   webhookChanges?(account: ConnectorAccount, events: readonly unknown[]): Promise<MirrorChange[]>;
+  /**
+   * Subscribes the account's record events to `target` at the CRM (CRMs whose webhooks are set up
+   * per account, as Pipedrive's), or adopts a subscription to the same URL made by an attempt
+   * that did not record its answer; the CRM's id of it.
+   */
+  subscribeWebhooks?(account: ConnectorAccount, target: WebhookTarget): Promise<string>;
+  /** Removes the subscription (and any other to the same URL); one already gone is removed. */
+  unsubscribeWebhooks?(account: ConnectorAccount, subscription: { url: string; crmWebhookId: string | null }): Promise<void>;
   /** The first cursor of `changes` for a backfill that starts now (changes during the backfill are caught). */
   changesCursorAt(startedAtMs: number): unknown;
+  /**
+   * The account's daily request budget as the CRM last stated it (undefined: it has not, or has
+   * none); `low` while polling is slowed to spare it.
+   */
+  dailyBudget?(accountId: string): DailyBudget | undefined;
+}
+
+/** Where a CRM delivers a tenant's events, and the basic credentials it sends with them. */
+export interface WebhookTarget {
+  url: string;
+  user: string;
+  password: string;
+}
+
+export interface DailyBudget {
+  left: number;
+  low: boolean;
 }
 
 /** What ingest needs of credentials, as `CrmAccount.allows` names it: reading the account's contacts. */

@@ -186,6 +186,10 @@ export const ingestState = pgTable('ingest_state', {
   lastReconcileAt: tstz('last_reconcile_at'),
   lastError: text('last_error'),
   lastErrorAt: tstz('last_error_at'),
+  // The CRM's daily request budget left for the account, as its last answer said (Pipedrive),
+  // and since when polling has been slowed because it ran low (null: not slowed).
+  crmBudgetLeft: integer('crm_budget_left'),
+  crmBudgetLowSince: tstz('crm_budget_low_since'),
   // When the CRM last delivered webhook events for the tenant: polling slows down while they
   // arrive (WEBHOOK_POLL_INTERVAL_SECONDS), and speeds up again when they stop.
   webhooksReceivedAt: tstz('webhooks_received_at'),
@@ -225,3 +229,34 @@ export const refusedAccounts = pgTable(
   },
   (t) => [primaryKey({ columns: [t.crm, t.accountId] })],
 );
+
+export const webhookSubscriptionStates = ['subscribing', 'active', 'removing'] as const;
+export type WebhookSubscriptionState = (typeof webhookSubscriptionStates)[number];
+
+/**
+ * A tenant's webhook subscription at its CRM (Pipedrive's `POST /v1/webhooks`): the random id in
+ * its URL (`/webhooks/<crm>/<id>`), the basic credentials the CRM sends with each event and the
+ * token that made it, encrypted together (tenants/credential-cipher.ts, bound to the tenant), so
+ * that the workers can remove it after the tenant and its credentials are gone. No foreign key
+ * for that reason: deleting a tenant marks its subscription 'removing' instead.
+ */
+export const webhookSubscriptions = pgTable(
+  'webhook_subscriptions',
+  {
+    id: text('id').primaryKey(),
+    tenantId: uuid('tenant_id').notNull(),
+    crm: text('crm').notNull(),
+    accountId: text('account_id').notNull(),
+    secret: text('secret').notNull(),
+    // The CRM's id of the subscription, once it has answered.
+    crmWebhookId: text('crm_webhook_id'),
+    state: text('state').$type<WebhookSubscriptionState>().notNull().default('subscribing'),
+    lastEventAt: tstz('last_event_at'),
+    lastError: text('last_error'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+    updatedAt: tstz('updated_at').notNull().defaultNow(),
+  },
+  // At most one live subscription per tenant; removed ones wait for the workers beside it.
+  (t) => [uniqueIndex('webhook_subscriptions_tenant_key').on(t.tenantId).where(sql`${t.state} <> 'removing'`)],
+);
+export type WebhookSubscription = typeof webhookSubscriptions.$inferSelect;

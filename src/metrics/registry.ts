@@ -80,6 +80,13 @@ export class Metrics {
     ['result'],
   );
 
+  readonly crmBudgetRemaining = new Gauge({
+    name: 'bridge_crm_budget_remaining',
+    help: "requests left in the CRM's daily budget of the tenant's account, as the CRM last said (Pipedrive); set by the worker that ingests it",
+    labelNames: ['tenant'] as const,
+    registers: [this.registry],
+  });
+
   readonly queueJobs: Gauge<'state'>;
   readonly tenantIngestLag: Gauge<'tenant'>;
   readonly tenantContacts: Gauge<'tenant'>;

@@ -37,6 +37,15 @@ export async function recordRun(db: Executor, tenantId: string, outcome: { error
     WHERE tenant_id = ${tenantId}`);
 }
 
+/** The CRM's daily budget as it last stated it; `low_since` is kept while it stays low. */
+export async function recordBudget(db: Executor, tenantId: string, budget: { left: number; low: boolean }): Promise<void> {
+  await db.execute(sql`
+    UPDATE ingest_state SET
+      crm_budget_left = ${budget.left},
+      crm_budget_low_since = CASE WHEN ${budget.low} THEN coalesce(crm_budget_low_since, now()) END
+    WHERE tenant_id = ${tenantId}`);
+}
+
 /** Whether the tenant's last scan of deleted CRM records is older than `everySeconds` (or never ran). */
 export async function reconcileDue(db: Executor, tenantId: string, everySeconds: number): Promise<boolean> {
   const res = await db.execute<{ due: boolean }>(sql`

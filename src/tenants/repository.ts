@@ -35,6 +35,10 @@ export type TenantRecord = {
   backfill_completed_at: string | null;
   last_reconcile_at: string | null;
   last_deletion_resync_at: string | null;
+  /** Requests left in the CRM's daily budget, when it states one. */
+  crm_budget_left: number | null;
+  /** Since when polling has been slowed by a low daily budget; null: not slowed. */
+  crm_budget_low_since: string | null;
   created_at: string;
 };
 
@@ -52,6 +56,7 @@ export async function readTenantRecords(
            s.last_error, ${iso('s.last_error_at')} AS last_error_at,
            s.backfill_pages, s.backfill_contacts, s.backfill_total, ${iso('t.backfill_completed_at')} AS backfill_completed_at,
            ${iso('s.last_reconcile_at')} AS last_reconcile_at,
+           s.crm_budget_left, ${iso('s.crm_budget_low_since')} AS crm_budget_low_since,
            -- Each Talkdesk copy (credential) has its own; the newest of them.
            ${iso('(SELECT max(c.last_deletion_resync_at) FROM credentials c WHERE c.tenant_id = t.id)')} AS last_deletion_resync_at,
            ${iso('t.created_at')} AS created_at

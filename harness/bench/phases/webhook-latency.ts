@@ -32,6 +32,8 @@ export interface WebhookBenchSim {
   setTitle(id: string, title: string): void;
   /** Starts delivering the account's contact events to this URL. */
   subscribe(webhookUrl: string): void;
+  /** Resolves once events are delivered (a CRM the bridge subscribes itself, after onboarding). */
+  ready?(): Promise<void>;
   /** CRM API requests the account has been sent since the last reset. */
   requests(): number;
   resetRequests(): void;
@@ -148,6 +150,7 @@ async function measureMode(o: {
       if (rows[0]?.done) break;
       await sleep(100);
     }
+    await sim.ready?.();
     const ids = sim.contactIds(o.edits);
     const bar = progress(`edit → mirror, ${o.crm.kind} ${o.mode}`, ids.length, 'edits');
     sim.resetRequests();

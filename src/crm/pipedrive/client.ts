@@ -6,7 +6,7 @@ import type { RateBudget } from '../rate-limiter.js';
 import type { PipedrivePerson } from './mapping.js';
 import type { HeaderBag, PipedriveRateLimits } from './rate-limit.js';
 
-export type PipedriveEndpoint = 'users.me' | 'persons.list' | 'organizations.list';
+export type PipedriveEndpoint = 'users.me' | 'persons.list' | 'organizations.list' | 'webhooks.list' | 'webhooks.add' | 'webhooks.delete';
 
 export interface PipedriveClientOptions {
   /** PIPEDRIVE_BASE_URL: API v1 lives under `/v1`, v2 under `/api/v2`, as on api.pipedrive.com. */
@@ -43,6 +43,8 @@ export interface ListPage<T> {
 
 export interface PersonsQuery {
   limit: number;
+  /** At most 100; persons deleted or hidden from the token's user are left out of the answer. */
+  ids?: readonly number[];
   cursor?: string;
   sortBy?: 'id' | 'update_time';
   sortDirection?: 'asc' | 'desc';
@@ -58,6 +60,25 @@ export interface OrganizationsQuery {
   updatedSince?: string;
   sortBy?: 'id' | 'update_time';
   sortDirection?: 'asc' | 'desc';
+}
+
+/** A webhook subscription as Pipedrive lists it (the fields the bridge reads). */
+export interface PipedriveWebhook {
+  id: number;
+  subscription_url?: string;
+}
+
+/** What `POST /v1/webhooks` is given: version 2.0 person events, with the receiver's basic credentials. */
+export interface WebhookRequest {
+  subscriptionUrl: string;
+  httpAuthUser: string;
+  httpAuthPassword: string;
+  name: string;
+}
+
+/** Pipedrive has no such record (404): a webhook already removed, for one. */
+export class PipedriveNotFoundError extends Error {
+  override name = 'PipedriveNotFoundError';
 }
 
 /** Pipedrive refused the request itself (400): a parameter it does not take, a cursor it no longer knows. */
@@ -122,6 +143,7 @@ export class PipedriveApi {
   private readonly users: v1.UsersApi;
   private readonly persons: v2.PersonsApi;
   private readonly orgs: v2.OrganizationsApi;
+  private readonly hooks: v1.WebhooksApi;
   private readonly key: string;
 
   constructor(
@@ -138,6 +160,7 @@ export class PipedriveApi {
     this.users = this.instrument(new v1.UsersApi(config1));
     this.persons = this.instrument(new v2.PersonsApi(config2));
     this.orgs = this.instrument(new v2.OrganizationsApi(config2));
+    this.hooks = this.instrument(new v1.WebhooksApi(config1));
   }
 
   /** GET /v1/users/me: the token's company. Any working token may call it. */
@@ -160,6 +183,7 @@ export class PipedriveApi {
         this.persons.getPersons({
           limit: q.limit,
           ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+          ...(q.ids === undefined ? {} : { ids: q.ids.join(',') }),
           ...(q.sortBy === undefined ? {} : { sort_by: q.sortBy }),
           ...(q.sortDirection === undefined ? {} : { sort_direction: q.sortDirection }),
           ...(q.updatedSince === undefined ? {} : { updated_since: q.updatedSince }),
@@ -183,6 +207,38 @@ export class PipedriveApi {
       }),
     );
     return page(body as { data?: PipedriveOrganization[] | null; additional_data?: { next_cursor?: string | null } | null });
+  }
+
+  /** GET /v1/webhooks: the company's webhooks the token's user may see. */
+  async listWebhooks(): Promise<PipedriveWebhook[]> {
+    const body = await this.call('webhooks.list', () => this.hooks.getWebhooks());
+    const data = (body as { data?: unknown } | undefined)?.data;
+    return Array.isArray(data) ? (data as PipedriveWebhook[]).filter((w) => typeof w?.id === 'number') : [];
+  }
+
+  /** POST /v1/webhooks: every action on persons, version 2.0; the new webhook's id. */
+  async addWebhook(req: WebhookRequest): Promise<number> {
+    const body = await this.call('webhooks.add', () =>
+      this.hooks.addWebhook({
+        AddWebhookRequest: {
+          subscription_url: req.subscriptionUrl,
+          event_action: '*',
+          event_object: 'person',
+          name: req.name,
+          version: '2.0',
+          http_auth_user: req.httpAuthUser,
+          http_auth_password: req.httpAuthPassword,
+        },
+      }),
+    );
+    const id = (body as { data?: { id?: unknown } } | undefined)?.data?.id;
+    if (typeof id !== 'number') throw new CrmUnavailableError('Pipedrive answered a webhook without an id');
+    return id;
+  }
+
+  /** DELETE /v1/webhooks/:id; PipedriveNotFoundError when it is already gone. */
+  async deleteWebhook(id: number): Promise<void> {
+    await this.call('webhooks.delete', () => this.hooks.deleteWebhook({ id }));
   }
 
   private async call<T>(endpoint: PipedriveEndpoint, send: () => Promise<T>, spend: CallBudget = {}): Promise<T> {
@@ -215,6 +271,7 @@ export class PipedriveApi {
     const error = (body as { error?: unknown } | null)?.error;
     // Pipedrive's own words (a 400's validation message) are kept, but never a URL.
     const said = typeof error === 'string' ? `: ${error.slice(0, 200).replace(/https?:\/\/\S+/g, '[url]')}` : '';
+    if (status === 404) return new PipedriveNotFoundError(`Pipedrive answered 404${said}`);
     return status === 400 ? new PipedriveBadRequestError(`Pipedrive answered 400${said}`) : new Error(`Pipedrive answered ${status}${said}`);
   }
 

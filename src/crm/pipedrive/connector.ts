@@ -1,12 +1,23 @@
 import type { CountryCode } from 'libphonenumber-js/max';
-import { CONTACTS_READ, type Connector, type ConnectorAccount, type ConnectorModule, type ConnectorPage, type CrmAccount, type LiveIdsPage } from '../connector.js';
+import {
+  CONTACTS_READ,
+  type Connector,
+  type ConnectorAccount,
+  type ConnectorModule,
+  type ConnectorPage,
+  type CrmAccount,
+  type DailyBudget,
+  type LiveIdsPage,
+  type WebhookTarget,
+} from '../connector.js';
 import { CrmRateLimitedError, CrmUnauthorizedError } from '../errors.js';
 import { RollingWindowLimiter, type RateBudget } from '../rate-limiter.js';
 import type { MirrorChange } from '../../mirror/writer.js';
 import { PipedriveAuthSchema, pipedriveToken } from './auth.js';
-import { PipedriveApi, PipedriveBadRequestError, tokenKey, type ListPage, type PipedriveEndpoint, type PipedriveOrganization } from './client.js';
+import { PipedriveApi, PipedriveBadRequestError, PipedriveNotFoundError, tokenKey, type ListPage, type PipedriveEndpoint, type PipedriveOrganization } from './client.js';
 import { mapPipedrivePerson, PipedriveMappingError, type PipedrivePerson } from './mapping.js';
 import { PipedriveRateLimits } from './rate-limit.js';
+import { personEvents } from './webhook-events.js';
 
 export interface PipedriveConnectorOptions {
   baseUrl: string;
@@ -235,6 +246,66 @@ export class PipedriveConnector implements Connector {
       throw new CrmRateLimitedError(wait, `Pipedrive daily budget low (${left} requests left); next pass in ${wait} ms`);
     }
     this.remember(this.lowBudgetPassAt, accountId, now);
+  }
+
+  /**
+   * Webhook events → mirror changes. Every person an event names (a merge's survivor too) is read
+   * again, 100 ids a call: created and changed ones are written as Pipedrive has them now (with
+   * their update_time, so the writer never puts them over a newer version); a deleted one is
+   * tombstoned only if Pipedrive no longer lists it, so a late or repeated delete cannot undo a
+   * later restore. A person an event names that the read does not return, other than a deleted
+   * one, is left to polling (it may be hidden from the token's user, or deleted since).
+   */
+  async webhookChanges(account: ConnectorAccount, events: readonly unknown[]): Promise<MirrorChange[]> {
+    const parsed = personEvents(events, account.accountId);
+    if (parsed.length === 0) return [];
+    const ids = new Set<number>();
+    const deleted = new Set<number>();
+    for (const e of parsed) {
+      ids.add(e.personId);
+      if (e.action === 'delete') deleted.add(e.personId);
+      if (e.mergedToId !== undefined) ids.add(e.mergedToId);
+    }
+    const api = this.api(account);
+    const domain = await this.domain(account, api);
+    const wanted = [...ids];
+    const found: PipedrivePerson[] = [];
+    for (let i = 0; i < wanted.length; i += ORG_IDS_PER_CALL) {
+      const chunk = wanted.slice(i, i + ORG_IDS_PER_CALL);
+      found.push(...(await api.listPersons({ ids: chunk, limit: chunk.length })).data);
+    }
+    const orgs = await this.orgNames(api, found);
+    const live = new Set(found.map((p) => p.id));
+    const tombstones: MirrorChange[] = [...deleted].filter((id) => !live.has(id)).map((id) => ({ id: String(id), deleted: true }));
+    return [...this.map(found, domain, (p) => orgs.get(p.org_id ?? -1)), ...tombstones];
+  }
+
+  /** Subscribes every person event (version 2.0) to the target, adopting one to the same URL already there. */
+  async subscribeWebhooks(account: ConnectorAccount, target: WebhookTarget): Promise<string> {
+    const api = this.api(account);
+    const existing = (await api.listWebhooks()).find((w) => w.subscription_url === target.url);
+    if (existing) return String(existing.id);
+    const id = await api.addWebhook({ subscriptionUrl: target.url, httpAuthUser: target.user, httpAuthPassword: target.password, name: 'Talkdesk contact bridge' });
+    return String(id);
+  }
+
+  /** Removes the webhook, and any other to the same URL (one whose answer was lost); gone already is fine. */
+  async unsubscribeWebhooks(account: ConnectorAccount, subscription: { url: string; crmWebhookId: string | null }): Promise<void> {
+    const api = this.api(account);
+    const ids = new Set<number>((await api.listWebhooks()).filter((w) => w.subscription_url === subscription.url).map((w) => w.id));
+    if (subscription.crmWebhookId !== null && /^\d{1,15}$/.test(subscription.crmWebhookId)) ids.add(Number(subscription.crmWebhookId));
+    for (const id of ids) {
+      await api.deleteWebhook(id).catch((err: unknown) => {
+        if (!(err instanceof PipedriveNotFoundError)) throw err;
+      });
+    }
+  }
+
+  /** What Pipedrive last said of the company's day; low below `lowBudgetRequests`, when polling is slowed. */
+  dailyBudget(accountId: string): DailyBudget | undefined {
+    const left = this.options.limits.dailyBudgetLeft(accountId);
+    if (left === undefined) return undefined;
+    return { left, low: this.options.lowBudgetRequests > 0 && left < this.options.lowBudgetRequests };
   }
 
   /** The names of the organizations a page's persons belong to: one call per 100 distinct ids. */
