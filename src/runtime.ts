@@ -16,6 +16,7 @@ import { buildMetricsServer } from './metrics/server.js';
 import { startTenantFiguresSchedule } from './metrics/tenant-figures-schedule.js';
 import { deriveKeys, type BridgeKeys } from './tenants/keys.js';
 import { Onboarding } from './tenants/onboarding.js';
+import { hubspotApp } from './connect/hubspot-app.js';
 import { buildWorkerOpsApp } from './worker-ops-app.js';
 import { startWorkers, type RunningWorkers } from '../workers/index.js';
 
@@ -100,6 +101,8 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
     }
     if (metricsServer) closers.push(() => metricsServer.close());
     const connectors = createConnectors(config, { onResponse: metrics.countCrmResponse });
+    // Customers connect portals through the HubSpot app; its workers keep their tokens fresh.
+    const hubspot = connectors.get('hubspot') ? hubspotApp(config) : undefined;
     const runsApi = config.ROLE === 'all' || config.ROLE === 'api';
     const runsWorkers = config.ROLE === 'all' || config.ROLE === 'worker';
 
@@ -116,6 +119,7 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
         metrics,
         reconcileSchedulesMs: overrides.reconcileSchedulesMs,
         now: overrides.now,
+        connections: hubspot?.refresher,
       });
       closers.push(() => workers!.close());
       workerLog.info({ concurrency: config.WORKER_CONCURRENCY, crm: connectors.kinds }, 'ingest workers started');
@@ -143,6 +147,7 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
         connectors,
         ingest,
         onboarding,
+        hubspotApp: hubspot,
         logger: apiLog,
         // The workers share this process: readiness then includes the Redis they depend on.
         pingRedis: workers ? () => pingQueue(workers!.queue) : undefined,

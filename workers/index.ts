@@ -11,6 +11,7 @@ import { INGEST_QUEUE, ingestQueue, redisConnection, type IngestJob, type Ingest
 import { IngestScheduler } from '../src/ingest/scheduler.js';
 import { processTick } from './tick.js';
 import { pruneOldHistory } from '../src/mirror/history.js';
+import type { TokenRefresher } from '../src/tenants/oauth-connections.js';
 
 export interface WorkerDeps {
   config: Pick<
@@ -37,6 +38,8 @@ export interface WorkerDeps {
   /** Counts ingest results and rate-limit delays (the API's instance, in one process). */
   metrics?: Metrics;
   now?: () => number;
+  /** Refreshes tenants' OAuth connections (the HubSpot app, when HUBSPOT_CLIENT_ID is set). */
+  connections?: TokenRefresher;
 }
 
 export interface RunningWorkers {
@@ -83,6 +86,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         now: deps.now,
         maxContacts: config.MAX_CONTACTS_PER_TENANT,
         backfillSlots: config.MAX_CONCURRENT_BACKFILLS,
+        connections: deps.connections,
       });
     },
     {

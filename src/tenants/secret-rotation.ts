@@ -1,6 +1,7 @@
 import type { Executor } from '../db/client.js';
 import { decryptCredentials, underCurrentKey } from './credential-cipher.js';
 import type { BridgeKeys } from './keys.js';
+import { isConnectionMarker } from './connection-keys.js';
 import { bindingOf, credentialsAfter, rewriteUnderCurrentSecret } from './credentials.js';
 
 export interface RotationReport {
@@ -10,7 +11,10 @@ export interface RotationReport {
   current: number;
   /** Moved to the current secret by this pass. */
   rewritten: number;
-  /** Still under the previous secret (with `dryRun`; a real pass leaves none it can read). */
+  /**
+   * Still under the previous secret: with `dryRun`, every one; otherwise connection keys not sent
+   * by Talkdesk since the rotation began (their value is stored nowhere to digest it again).
+   */
   pending: number;
   /** Credential ids neither secret opens: removing BRIDGE_SECRET_PREVIOUS now would strand them. */
   unreadable: string[];
@@ -37,13 +41,16 @@ export async function rewriteAllUnderCurrentSecret(
         report.current++;
         continue;
       }
+      let stored: Record<string, unknown>;
       try {
-        decryptCredentials(keys, match.credential.secret, bindingOf(match.tenant));
+        stored = decryptCredentials(keys, match.credential.secret, bindingOf(match.tenant));
       } catch {
         report.unreadable.push(match.credential.id);
         continue;
       }
-      if (dryRun) {
+      // A connection key's value is stored nowhere, so its digest cannot be made again here: it
+      // moves to the current secret when Talkdesk next sends it (findCredential).
+      if (dryRun || isConnectionMarker(stored)) {
         report.pending++;
       } else {
         await rewriteUnderCurrentSecret(db, keys, match);
