@@ -99,25 +99,29 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
       await job.moveToDelayed(delayUntil(BUSY_RETRY_MS), token);
       throw new DelayedError();
     }
-    for (let pass = 1, current: Tenant | undefined = tenant; ; pass++) {
+    for (let pass = 1, current: Tenant = tenant; ; pass++) {
       try {
         await runPass(job, token, deps, connector, current, kind, result, used, lock);
         break;
       } catch (err) {
-        if (!(err instanceof CrmTokenExpiredError)) throw err;
-        if (used.connection) {
-          // The connection's token expired before its refresh was due (a clock apart, a long pass): refreshed now, once.
+        if (used.connection && err instanceof CrmUnauthorizedError) {
+          // The connection's token expired before its refresh was due (a clock apart, a long
+          // pass), or was revoked: refreshed now, once. An uninstalled app's refresh is refused,
+          // which says to reconnect.
           if (pass >= MAX_PASSES || used.expired === used.token) throw err;
           used.expired = used.token;
-        } else {
+        } else if (err instanceof CrmTokenExpiredError) {
           // A Talkdesk-managed token expired: expected. The next working credential carries on,
           // or the tenant waits for Talkdesk's next token (token_expired), not an alarm.
           const working = await credentialExpired(deps.db, deps.control, tenantId, used.credentialId!);
           deps.log.info({ tenantId, working }, 'a Talkdesk-managed OAuth token expired; set aside');
           if (working === 0) return { ...result, skipped: 'token_expired' };
+        } else {
+          throw err;
         }
-        current = await getTenant(deps.db, tenantId);
-        if (!isIngesting(current)) return { ...result, skipped: whyNotIngesting(current) };
+        const now = await getTenant(deps.db, tenantId);
+        if (!isIngesting(now)) return { ...result, skipped: whyNotIngesting(now) };
+        current = now;
       }
     }
     await recordRun(deps.db, tenantId, { success: true, reconciled: kind === 'reconcile' });
