@@ -5,7 +5,12 @@ import { sql } from 'drizzle-orm';
 import { chromium, type Browser } from 'playwright-core';
 import { loadConfig } from '../src/config.js';
 import { issueState } from '../src/connect/oauth-state.js';
-import { adminHeaders, testEnv } from './helpers/app.js';
+import { hubspotApp } from '../src/connect/hubspot-app.js';
+import { authDigest } from '../src/tenants/auth-digest.js';
+import { connectionAccessToken } from '../src/tenants/oauth-connections.js';
+import { getTenant } from '../src/tenants/repository.js';
+import { rewriteAllUnderCurrentSecret } from '../src/tenants/secret-rotation.js';
+import { adminHeaders, buildTestRuntime, testEnv } from './helpers/app.js';
 import { buildIngestStack, eventually, startSim, type Sim } from './helpers/ingest.js';
 import { connect, connectionKeyOf, HUBSPOT_APP, oauthEnv, startConnection } from './helpers/oauth-connect.js';
 import { syncRun } from './helpers/talkdesk.js';
@@ -201,4 +206,45 @@ t.test('in a real browser: connect through the OAuth pages, then Talkdesk syncs 
   t.pass('the connection key syncs the portal');
   const [tenant] = (await h.database.db.execute<{ status: string }>(sql`SELECT status FROM tenants`)).rows;
   t.equal(tenant!.status, 'active');
+});
+
+t.test('unknown connection keys count against the unknown-credential limit, with no CRM call', async (t) => {
+  const sim = await simWithApp(t);
+  const h = await buildIngestStack(t, sim, oauthEnv(sim.url), { workers: false });
+  const statuses: number[] = [];
+  for (let i = 0; i < 31; i++) {
+    const guess = `ck_${String(i).padStart(43, 'A')}`;
+    statuses.push((await h.sync({ auth: { connection_key: guess }, meta: {} })).statusCode);
+  }
+  t.same(statuses, [...Array(30).fill(401), 429]);
+  t.equal(sim.control.stats().requests, 0, 'HubSpot was never asked');
+});
+
+t.test('a BRIDGE_SECRET rotation moves connection keys and OAuth connections to the new secret', async (t) => {
+  const sim = await simWithApp(t);
+  const h = await buildIngestStack(t, sim, oauthEnv(sim.url), { workers: false });
+  const key = await connect(h);
+  const oldSecret = h.config.BRIDGE_SECRET;
+  const rotated = await buildTestRuntime(t, h.database, {
+    ...oauthEnv(sim.url),
+    ROLE: 'api',
+    CRM: 'all',
+    HUBSPOT_BASE_URL: sim.url,
+    BRIDGE_SECRET: 'rotated-secret-rotated-secret-rotated-0042',
+    BRIDGE_SECRET_PREVIOUS: oldSecret,
+  });
+  const report = await rewriteAllUnderCurrentSecret(h.database.db, rotated.keys);
+  t.match(report, { credentials: 2, rewritten: 2, unreadable: [] }, 'the key\'s credential and the connection\'s tokens');
+  // The key's value is stored nowhere: its digest moves when Talkdesk sends it.
+  const sync = await rotated.app!.inject({ method: 'POST', url: '/contact_sync', payload: { auth: { connection_key: key }, meta: {} } });
+  t.equal(sync.statusCode, 200, sync.body);
+  const [row] = (await h.database.db.execute<{ digest: Buffer }>(sql`SELECT digest FROM credentials`)).rows;
+  t.ok(Buffer.from(row!.digest).equals(authDigest(rotated.keys.authDigest, { connection_key: key })), 'the digest is under the new secret');
+  t.match(await rewriteAllUnderCurrentSecret(h.database.db, rotated.keys, { dryRun: true }), { pending: 0, unreadable: [] }, 'nothing left');
+
+  // Without the previous secret, the key and the connection still open.
+  const after = await buildTestRuntime(t, h.database, { ...oauthEnv(sim.url), ROLE: 'api', CRM: 'all', HUBSPOT_BASE_URL: sim.url, BRIDGE_SECRET: 'rotated-secret-rotated-secret-rotated-0042' });
+  t.equal((await after.app!.inject({ method: 'POST', url: '/contact_sync', payload: { auth: { connection_key: key }, meta: {} } })).statusCode, 200);
+  const tenant = (await getTenant(h.database.db, (await h.database.db.execute<{ id: string }>(sql`SELECT id FROM tenants`)).rows[0]!.id))!;
+  t.match(await connectionAccessToken(h.database.db, after.keys, hubspotApp(after.config)!.refresher, tenant), /^C/, 'the access token opens');
 });

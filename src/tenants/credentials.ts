@@ -227,13 +227,19 @@ export async function rewriteUnderCurrentSecret(
   /** The auth the caller was sent, when it has it: the only way to digest a connection key again. */
   sent?: Record<string, unknown>,
 ): Promise<Credential> {
-  if (underCurrentKey(keys, credential.secret)) return credential;
+  const digest = sent === undefined ? undefined : authDigest(keys.authDigest, sent);
+  // A connection key's ciphertext may be under the current secret while its digest is not (see below).
+  if (underCurrentKey(keys, credential.secret) && (digest === undefined || digestsEqual(digest, credential.digest))) return credential;
   const stored = decryptCredentials(keys, credential.secret, bindingOf(tenant));
-  // A connection key's value is stored nowhere: its digest moves when Talkdesk next sends it.
-  if (isConnectionMarker(stored) && sent === undefined) return credential;
+  // A connection key's value is stored nowhere, so without it only the ciphertext moves: its
+  // digest moves when Talkdesk next sends the key during the rotation (findCredential). A key not
+  // sent before BRIDGE_SECRET_PREVIOUS is removed is unknown after: its customer connects again.
   const [rewritten] = await db
     .update(credentials)
-    .set({ digest: authDigest(keys.authDigest, sent ?? stored), secret: encryptCredentials(keys, stored, bindingOf(tenant)) })
+    .set({
+      digest: digest ?? (isConnectionMarker(stored) ? credential.digest : authDigest(keys.authDigest, stored)),
+      secret: encryptCredentials(keys, stored, bindingOf(tenant)),
+    })
     .where(and(eq(credentials.id, credential.id), eq(credentials.secret, credential.secret)))
     .returning();
   if (rewritten) return rewritten;

@@ -1,7 +1,7 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Executor } from '../db/client.js';
-import { oauthConnections, type Tenant } from '../db/schema.js';
-import { decryptCredentials, encryptCredentials } from './credential-cipher.js';
+import { oauthConnections, tenants, type Tenant } from '../db/schema.js';
+import { decryptCredentials, encryptCredentials, underCurrentKey } from './credential-cipher.js';
 import { bindingOf } from './credentials.js';
 import type { BridgeKeys } from './keys.js';
 
@@ -141,4 +141,42 @@ async function readRow(db: Executor, tenantId: string, lock: boolean): Promise<R
     ${lock ? sql`FOR UPDATE` : sql``}
   `);
   return rows[0];
+}
+
+/**
+ * A BRIDGE_SECRET rotation's pass over the OAuth connections (secret-rotation.ts): each one not
+ * under the current secret is opened and encrypted again, in an UPDATE that applies only if the
+ * row still holds what was read (a refresh meanwhile wrote it under the current secret already).
+ */
+export async function rewriteConnectionsUnderCurrentSecret(
+  db: Executor,
+  keys: BridgeKeys,
+  { dryRun = false }: { dryRun?: boolean } = {},
+): Promise<{ connections: number; current: number; rewritten: number; pending: number; unreadable: string[] }> {
+  const report = { connections: 0, current: 0, rewritten: 0, pending: 0, unreadable: [] as string[] };
+  const rows = await db.select({ connection: oauthConnections, tenant: tenants }).from(oauthConnections).innerJoin(tenants, eq(tenants.id, oauthConnections.tenantId));
+  for (const { connection, tenant } of rows) {
+    report.connections++;
+    if (underCurrentKey(keys, connection.secret)) {
+      report.current++;
+      continue;
+    }
+    let stored: Record<string, unknown>;
+    try {
+      stored = decryptCredentials(keys, connection.secret, bindingOf(tenant));
+    } catch {
+      report.unreadable.push(`oauth connection of tenant ${tenant.id}`);
+      continue;
+    }
+    if (dryRun) {
+      report.pending++;
+      continue;
+    }
+    await db
+      .update(oauthConnections)
+      .set({ secret: encryptCredentials(keys, stored, bindingOf(tenant)) })
+      .where(and(eq(oauthConnections.tenantId, tenant.id), eq(oauthConnections.secret, connection.secret)));
+    report.rewritten++;
+  }
+  return report;
 }

@@ -1,7 +1,7 @@
 import type { Executor } from '../db/client.js';
 import { decryptCredentials, underCurrentKey } from './credential-cipher.js';
 import type { BridgeKeys } from './keys.js';
-import { isConnectionMarker } from './connection-keys.js';
+import { rewriteConnectionsUnderCurrentSecret } from './oauth-connections.js';
 import { bindingOf, credentialsAfter, rewriteUnderCurrentSecret } from './credentials.js';
 
 export interface RotationReport {
@@ -11,10 +11,7 @@ export interface RotationReport {
   current: number;
   /** Moved to the current secret by this pass. */
   rewritten: number;
-  /**
-   * Still under the previous secret: with `dryRun`, every one; otherwise connection keys not sent
-   * by Talkdesk since the rotation began (their value is stored nowhere to digest it again).
-   */
+  /** Still under the previous secret (with `dryRun`; a real pass leaves none it can read). */
   pending: number;
   /** Credential ids neither secret opens: removing BRIDGE_SECRET_PREVIOUS now would strand them. */
   unreadable: string[];
@@ -41,23 +38,28 @@ export async function rewriteAllUnderCurrentSecret(
         report.current++;
         continue;
       }
-      let stored: Record<string, unknown>;
       try {
-        stored = decryptCredentials(keys, match.credential.secret, bindingOf(match.tenant));
+        decryptCredentials(keys, match.credential.secret, bindingOf(match.tenant));
       } catch {
         report.unreadable.push(match.credential.id);
         continue;
       }
-      // A connection key's value is stored nowhere, so its digest cannot be made again here: it
-      // moves to the current secret when Talkdesk next sends it (findCredential).
-      if (dryRun || isConnectionMarker(stored)) {
+      if (dryRun) {
         report.pending++;
       } else {
         await rewriteUnderCurrentSecret(db, keys, match);
         report.rewritten++;
       }
     }
-    if (page.length < batchSize) return report;
+    if (page.length < batchSize) break;
     after = page[page.length - 1]!.credential.id;
   }
+  // The OAuth connections' tokens are credentials too, counted with them.
+  const connections = await rewriteConnectionsUnderCurrentSecret(db, keys, { dryRun });
+  report.credentials += connections.connections;
+  report.current += connections.current;
+  report.rewritten += connections.rewritten;
+  report.pending += connections.pending;
+  report.unreadable.push(...connections.unreadable);
+  return report;
 }
