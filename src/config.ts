@@ -26,7 +26,7 @@ export const ConfigSchema = Type.Object({
     Type.String({ minLength: 16, description: 'bearer token of the admin API; unset = the admin API refuses every call' }),
   ),
   PUBLIC_URL: Type.Optional(
-    Type.String({ pattern: '^https?://', description: "the bridge's public base URL (HTTPS for Talkdesk), used in /talkdesk/integration.json" }),
+    Type.String({ pattern: '^https?://', description: "the bridge's public base URL (HTTPS for Talkdesk), used in /talkdesk/integration.json and as the HubSpot app's redirect URI base" }),
   ),
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate: the server speaks HTTPS itself (with TLS_KEY_FILE)' })),
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of TLS_CERT_FILE' })),
