@@ -30,6 +30,8 @@ import hubspotWebhookRoute from './crm/hubspot/webhook-route.js';
 import { viewsDir } from './admin/status-page.js';
 import connectionLimit, { edgeServerOptions } from './plugins/http-edge.js';
 import securityHeaders from './plugins/security-headers.js';
+import hubspotConnectRoutes from './connect/hubspot-routes.js';
+import type { HubSpotApp } from './connect/hubspot-app.js';
 
 /** The ready services the app is built from; src/runtime.ts makes them, for every process. */
 export interface AppServices {
@@ -45,6 +47,8 @@ export interface AppServices {
   connectors: ConnectorRegistry;
   /** Zero-touch onboarding through the enabled CRM connectors; absent when none is enabled. */
   onboarding?: Onboarding;
+  /** The HubSpot app customers connect their portals through (HUBSPOT_CLIENT_ID); absent: /connect/hubspot is 404. */
+  hubspotApp?: HubSpotApp;
   /** A pino logger (the server's); none = no request logging. */
   logger?: FastifyBaseLogger;
   /** Key and certificate (PEM) when the server speaks HTTPS itself (TLS_CERT_FILE/TLS_KEY_FILE). */
@@ -54,7 +58,7 @@ export interface AppServices {
 }
 
 /** The app the server runs and the tests inject into: no listen(), no environment reads. */
-export async function buildApp({ config, db, keys, metrics, connectors, ingest, webhooks, onboarding, logger, https, pingRedis }: AppServices) {
+export async function buildApp({ config, db, keys, metrics, connectors, ingest, webhooks, onboarding, hubspotApp, logger, https, pingRedis }: AppServices) {
   // Timeouts, keep-alive and TRUST_PROXY (plugins/http-edge.ts): a request must arrive in time.
   const { server: serverOptions, ...edge } = edgeServerOptions(config);
   const app = Fastify({
@@ -109,9 +113,10 @@ export async function buildApp({ config, db, keys, metrics, connectors, ingest, 
   await app.register(tenantsPlugin, { keys, connectors, onboarding });
   await app.register(syncRoute);
   await app.register(authValidationRoute);
-  await app.register(integrationRoute);
   await app.register(hubspotWebhookRoute, { metrics });
   await app.register(pipedriveWebhookRoute);
+  await app.register(integrationRoute, { oauth: hubspotApp !== undefined });
+  if (hubspotApp) await app.register(hubspotConnectRoutes, { app: hubspotApp, mode: config.ONBOARDING });
   // The operators' API and pages (status page, queue board), behind one ADMIN_TOKEN check.
   await app.register(adminRoutes, { prefix: '/admin' });
   return app;

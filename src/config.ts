@@ -26,7 +26,7 @@ export const ConfigSchema = Type.Object({
     Type.String({ minLength: 16, description: 'bearer token of the admin API; unset = the admin API refuses every call' }),
   ),
   PUBLIC_URL: Type.Optional(
-    Type.String({ pattern: '^https?://', description: "the bridge's public base URL (HTTPS for Talkdesk), used in /talkdesk/integration.json" }),
+    Type.String({ pattern: '^https?://', description: "the bridge's public base URL (HTTPS for Talkdesk), used in /talkdesk/integration.json and as the HubSpot app's redirect URI base" }),
   ),
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate: the server speaks HTTPS itself (with TLS_KEY_FILE)' })),
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of TLS_CERT_FILE' })),
@@ -54,6 +54,22 @@ export const ConfigSchema = Type.Object({
     description: "the CRM connectors this process enables, comma-separated (e.g. 'hubspot'), 'all' or 'none'; a tenant's CRM is its own",
   }),
   HUBSPOT_BASE_URL: Type.String({ pattern: '^https?://', default: 'https://api.hubapi.com', description: 'HubSpot API base URL' }),
+  HUBSPOT_CLIENT_ID: Type.Optional(
+    Type.String({ minLength: 1, description: "the HubSpot app's client id: customers connect through OAuth at /connect/hubspot (unset = those routes answer 404)" }),
+  ),
+  HUBSPOT_CLIENT_SECRET: Type.Optional(
+    Type.String({ minLength: 1, description: "the HubSpot app's client secret: signs webhooks and OAuth calls" }),
+  ),
+  HUBSPOT_SCOPES: Type.String({
+    pattern: '^[a-z0-9._-]+( [a-z0-9._-]+)*$',
+    default: 'crm.objects.contacts.read',
+    description: 'the scopes the OAuth connection asks for, space-separated (they must match the app\'s in the developer portal)',
+  }),
+  HUBSPOT_AUTHORIZE_URL: Type.String({
+    pattern: '^https?://',
+    default: 'https://app.hubspot.com/oauth/authorize',
+    description: "HubSpot's OAuth authorize page (its token calls go to HUBSPOT_BASE_URL)",
+  }),
   HUBSPOT_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15000, description: 'a HubSpot request idle longer than this fails (and is retried)' }),
   HUBSPOT_TEN_SECOND_LIMIT: Type.Integer({
     minimum: 1,
@@ -68,9 +84,6 @@ export const ConfigSchema = Type.Object({
     default: 60,
     description: "re-read this window behind the watermark, since HubSpot's search index lags writes",
   }),
-  HUBSPOT_CLIENT_SECRET: Type.Optional(
-    Type.String({ minLength: 1, description: "the HubSpot app's client secret: signs webhooks and OAuth calls" }),
-  ),
   PIPEDRIVE_BASE_URL: Type.String({
     pattern: '^https?://',
     default: 'https://api.pipedrive.com',
@@ -251,6 +264,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('invalid configuration: BRIDGE_SECRET_PREVIOUS equals BRIDGE_SECRET (set BRIDGE_SECRET to the new secret)');
   }
   trustedProxies(config.TRUST_PROXY);
+  if (config.HUBSPOT_CLIENT_ID !== undefined) {
+    // An app without its secret cannot exchange a code; without PUBLIC_URL there is no redirect URI.
+    for (const name of ['HUBSPOT_CLIENT_SECRET', 'PUBLIC_URL'] as const) {
+      if (config[name] === undefined) throw new ConfigError(`invalid configuration: ${name} is not set, and HUBSPOT_CLIENT_ID (OAuth connections) needs it`);
+    }
+  }
   if (!isSupportedCountry(config.DEFAULT_PHONE_REGION)) {
     throw new ConfigError(
       `invalid configuration: DEFAULT_PHONE_REGION is not a region libphonenumber knows (got ${JSON.stringify(config.DEFAULT_PHONE_REGION)})`,

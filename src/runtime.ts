@@ -17,6 +17,7 @@ import { buildMetricsServer } from './metrics/server.js';
 import { startTenantFiguresSchedule } from './metrics/tenant-figures-schedule.js';
 import { deriveKeys, type BridgeKeys } from './tenants/keys.js';
 import { Onboarding } from './tenants/onboarding.js';
+import { hubspotApp } from './connect/hubspot-app.js';
 import { buildWorkerOpsApp } from './worker-ops-app.js';
 import { startWorkers, type RunningWorkers } from '../workers/index.js';
 
@@ -103,6 +104,8 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
     }
     if (metricsServer) closers.push(() => metricsServer.close());
     const connectors = createConnectors(config, { onResponse: metrics.countCrmResponse });
+    // Customers connect portals through the HubSpot app; its workers keep their tokens fresh.
+    const hubspot = connectors.get('hubspot') ? hubspotApp(config) : undefined;
     const runsApi = config.ROLE === 'all' || config.ROLE === 'api';
     const runsWorkers = config.ROLE === 'all' || config.ROLE === 'worker';
 
@@ -120,6 +123,7 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
         reconcileSchedulesMs: overrides.reconcileSchedulesMs,
         webhookSubscriptionsMs: overrides.webhookSubscriptionsMs,
         now: overrides.now,
+        connections: hubspot?.refresher,
       });
       closers.push(() => workers!.close());
       workerLog.info({ concurrency: config.WORKER_CONCURRENCY, crm: connectors.kinds }, 'ingest workers started');
@@ -150,6 +154,7 @@ export async function buildRuntime(config: Config, overrides: RuntimeOverrides =
         ingest,
         webhooks: hooks.enqueue,
         onboarding,
+        hubspotApp: hubspot,
         logger: apiLog,
         // The workers share this process: readiness then includes the Redis they depend on.
         pingRedis: workers ? () => pingQueue(workers!.queue) : undefined,

@@ -14,6 +14,7 @@ import { pruneOldHistory } from '../src/mirror/history.js';
 import { WEBHOOK_QUEUE, webhookQueue, type WebhookJob, type WebhookResult } from '../src/webhooks/queue.js';
 import { processWebhook } from './webhooks.js';
 import { runSubscriptionRound } from './webhook-subscriptions.js';
+import type { TokenRefresher } from '../src/tenants/oauth-connections.js';
 
 export interface WorkerDeps {
   config: Pick<
@@ -44,6 +45,8 @@ export interface WorkerDeps {
   /** Counts ingest results and rate-limit delays (the API's instance, in one process). */
   metrics?: Metrics;
   now?: () => number;
+  /** Refreshes tenants' OAuth connections (the HubSpot app, when HUBSPOT_CLIENT_ID is set). */
+  connections?: TokenRefresher;
 }
 
 export interface RunningWorkers {
@@ -93,6 +96,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         now: deps.now,
         maxContacts: config.MAX_CONTACTS_PER_TENANT,
         backfillSlots: config.MAX_CONCURRENT_BACKFILLS,
+        connections: deps.connections,
       });
     },
     {

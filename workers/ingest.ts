@@ -5,12 +5,14 @@ import type { Db } from '../src/db/client.js';
 import type { Tenant } from '../src/db/schema.js';
 import type { Connector, ConnectorAccount, ConnectorPage } from '../src/crm/connector.js';
 import type { ConnectorRegistry } from '../src/crm/registry.js';
-import { CrmRateLimitedError, CrmUnauthorizedError } from '../src/crm/errors.js';
+import { CrmRateLimitedError, CrmTokenExpiredError, CrmUnauthorizedError } from '../src/crm/errors.js';
 import { writeContacts, type WriteCounts } from '../src/mirror/writer.js';
 import type { WriteSource } from '../src/mirror/history.js';
 import { workingCredentials } from '../src/tenants/credentials.js';
 import { ensureIngestState, recordBudget, recordRun, saveCursor, type CursorName } from '../src/tenants/ingest-state.js';
-import { completeBackfill, credentialFailed, isIngesting, overQuota, whyNotIngesting } from '../src/tenants/lifecycle.js';
+import { completeBackfill, connectionRefused, credentialExpired, credentialFailed, isIngesting, overQuota, whyNotIngesting } from '../src/tenants/lifecycle.js';
+import { isConnectionMarker } from '../src/tenants/connection-keys.js';
+import { connectionAccessToken, ConnectionRefusedError, NoConnectionError, type TokenRefresher } from '../src/tenants/oauth-connections.js';
 import { liveContacts } from '../src/tenants/figures.js';
 import type { BridgeKeys } from '../src/tenants/keys.js';
 import type { Metrics } from '../src/metrics/registry.js';
@@ -36,7 +38,24 @@ export interface IngestDeps {
   maxContacts?: number;
   /** MAX_CONCURRENT_BACKFILLS: backfills running at once across every process. */
   backfillSlots?: number;
+  /** Refreshes OAuth connections' tokens (the HubSpot app); absent without HUBSPOT_CLIENT_ID. */
+  connections?: TokenRefresher;
+  /** Called for each refresh this process makes. */
+  onTokenRefresh?: () => void;
 }
+
+/** The credential a pass reads the CRM with, and, for a connection key, the access token it used. */
+interface UsedCredential {
+  credentialId?: string;
+  /** The pass read the CRM with the tenant's OAuth connection. */
+  connection?: boolean;
+  token?: string;
+  /** The access token the CRM reported expired: the next pass refreshes past it. */
+  expired?: string;
+}
+
+/** Passes of one job with an OAuth connection whose token the CRM reports expired (each refreshes it first). */
+const MAX_PASSES = 3;
 
 /** Advisory-lock namespace of ingest jobs (the first key of pg_try_advisory_lock(int, int)). */
 export const INGEST_LOCK = 0x1c6e;
@@ -71,7 +90,7 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
   const lock = await deps.pool.connect();
   let locked = false;
   // The credential the pass reads the CRM with: the tenant's newest that works.
-  const used: { credentialId?: string } = {};
+  const used: UsedCredential = {};
   try {
     const res = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [INGEST_LOCK, tenantId]);
     locked = res.rows[0]!.ok;
@@ -80,7 +99,31 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
       await job.moveToDelayed(delayUntil(BUSY_RETRY_MS), token);
       throw new DelayedError();
     }
-    await runPass(job, token, deps, connector, tenant, kind, result, used, lock);
+    for (let pass = 1, current: Tenant = tenant; ; pass++) {
+      try {
+        await runPass(job, token, deps, connector, current, kind, result, used, lock);
+        break;
+      } catch (err) {
+        if (used.connection && err instanceof CrmUnauthorizedError) {
+          // The connection's token expired before its refresh was due (a clock apart, a long
+          // pass), or was revoked: refreshed now, once. An uninstalled app's refresh is refused,
+          // which says to reconnect.
+          if (pass >= MAX_PASSES || used.expired === used.token) throw err;
+          used.expired = used.token;
+        } else if (err instanceof CrmTokenExpiredError) {
+          // A Talkdesk-managed token expired: expected. The next working credential carries on,
+          // or the tenant waits for Talkdesk's next token (token_expired), not an alarm.
+          const working = await credentialExpired(deps.db, deps.control, tenantId, used.credentialId!);
+          deps.log.info({ tenantId, working }, 'a Talkdesk-managed OAuth token expired; set aside');
+          if (working === 0) return { ...result, skipped: 'token_expired' };
+        } else {
+          throw err;
+        }
+        const now = await getTenant(deps.db, tenantId);
+        if (!isIngesting(now)) return { ...result, skipped: whyNotIngesting(now) };
+        current = now;
+      }
+    }
     await recordRun(deps.db, tenantId, { success: true, reconciled: kind === 'reconcile' });
     return result;
   } catch (err) {
@@ -91,6 +134,13 @@ export async function processIngest(job: IngestJobHandle, token: string | undefi
       deps.metrics?.countCrmDelay(Math.max(MIN_DELAY_MS, err.retryAfterMs));
       await job.moveToDelayed(delayUntil(err.retryAfterMs), token);
       throw new DelayedError();
+    }
+    if (err instanceof ConnectionRefusedError || err instanceof NoConnectionError) {
+      // Every connection key of the tenant stands on this connection: they all stop, with the
+      // reason (reconnect at /connect/hubspot), and another credential carries on if there is one.
+      const working = await connectionRefused(deps.db, deps.keys, deps.control, tenant, err.message);
+      if (working > 0) throw new Error(`OAuth connection refused; ${working} other credential(s) to try`, { cause: err });
+      throw new UnrecoverableError(err.message);
     }
     if (err instanceof CrmUnauthorizedError || err instanceof NoWorkingCredentialError) {
       // Retrying cannot fix a refused credential: it is set aside and the next attempt uses the
@@ -128,7 +178,7 @@ async function runPass(
   tenant: Tenant,
   kind: IngestKind,
   result: IngestResult,
-  used: { credentialId?: string },
+  used: UsedCredential,
   session: pg.PoolClient,
 ): Promise<void> {
   const now = deps.now ?? Date.now;
@@ -137,7 +187,14 @@ async function runPass(
   const [newest] = await workingCredentials(deps.db, deps.keys, tenant);
   if (!newest) throw new NoWorkingCredentialError('no working credential left for this tenant');
   used.credentialId = newest.credential.id;
-  const account = { accountId: tenant.crmAccountId ?? '', auth: newest.auth };
+  used.connection = isConnectionMarker(newest.auth);
+  let auth = newest.auth;
+  if (used.connection) {
+    if (!deps.connections) throw new Error('this tenant connected through OAuth; its workers need HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET and PUBLIC_URL');
+    used.token = await connectionAccessToken(deps.db, deps.keys, deps.connections, tenant, { expired: used.expired, onRefresh: deps.onTokenRefresh });
+    auth = { access_token: used.token };
+  }
+  const account = { accountId: tenant.crmAccountId ?? '', auth };
 
   // A tenant without a complete backfill, or with a resync requested, needs a backfill first.
   const resync = cursors.resync !== undefined && tenant.backfillCompletedAt !== null;

@@ -8,7 +8,9 @@ const statusMeanings: Record<TenantStatus, string> = {
   backfilling: 'first copy of the CRM in progress; syncs get no checkpoint until it completes',
   active: 'mirrored and kept fresh by the ingest workers',
   paused: 'ingest stopped by an operator; syncs are still answered from the mirror',
-  credentials_failed: 'the CRM refused every credential; syncs get 401 and ingest waits for credentials that verify',
+  credentials_failed: 'the CRM refused every credential; syncs get 401 and ingest waits for credentials that verify (the last error says how; an OAuth connection: reconnect at /connect/hubspot)',
+  token_expired:
+    "its Talkdesk-managed OAuth token expired, as they do: expected, not a fault; syncs are answered from the mirror and ingest resumes with the next fresh token Talkdesk sends",
 };
 
 function meaning({ status, crm }: TenantSummary): string {
@@ -122,6 +124,7 @@ export function tenantRow(t: TenantSummary, now: number): TenantRow {
       status: c.status,
       detail: [
         c.last_used_at ? `used ${when(c.last_used_at, now)!.relative}` : 'never used',
+        c.status === 'expired' ? 'expired (a Talkdesk-managed OAuth token; Talkdesk sends a fresh one)' : null,
         c.failure ? `refused: ${c.failure}` : null,
       ]
         .filter(Boolean)

@@ -125,5 +125,7 @@ export interface TalkdeskForm {
 export interface ConnectorModule {
   readonly kind: string;
   readonly talkdeskForm: TalkdeskForm;
+  /** The form when customers connect through the bridge's own OAuth app instead (a connection key). */
+  readonly oauthTalkdeskForm?: TalkdeskForm;
   create(config: Config, hooks: ConnectorHooks): Connector;
 }

@@ -7,6 +7,15 @@ export class CrmUnauthorizedError extends Error {
   readonly code = 'CRM_UNAUTHORIZED';
 }
 
+/**
+ * An OAuth access token the CRM reports expired (HubSpot: 401, category EXPIRED_AUTHENTICATION).
+ * Expected, not a refusal: a token the bridge holds is refreshed; a token Talkdesk manages is
+ * replaced by the next one Talkdesk sends.
+ */
+export class CrmTokenExpiredError extends CrmUnauthorizedError {
+  override name = 'CrmTokenExpiredError';
+}
+
 /** Too many requests: wait `retryAfterMs` before calling this account again. */
 export class CrmRateLimitedError extends Error {
   override name = 'CrmRateLimitedError';

@@ -55,10 +55,11 @@ export function createConnectors(config: Config, hooks: ConnectorHooks = {}): Co
 
 /**
  * The Talkdesk form of each CRM this process enables, in the registry's order (all of them when
- * none is enabled, so the document still says what each integration asks for).
+ * none is enabled, so the document still says what each integration asks for). With `oauth`
+ * (the bridge has its own app), a CRM that has an OAuth form asks for a connection key instead.
  */
-export function talkdeskForms(config: Pick<Config, 'CRM'>): Array<{ kind: string; form: TalkdeskForm }> {
+export function talkdeskForms(config: Pick<Config, 'CRM'>, { oauth = false }: { oauth?: boolean } = {}): Array<{ kind: string; form: TalkdeskForm }> {
   const enabled = enabledCrms(config);
   const modules = enabled === 'all' || enabled.length === 0 ? AVAILABLE : AVAILABLE.filter((m) => enabled.includes(m.kind));
-  return modules.map((m) => ({ kind: m.kind, form: m.talkdeskForm }));
+  return modules.map((m) => ({ kind: m.kind, form: (oauth ? m.oauthTalkdeskForm : undefined) ?? m.talkdeskForm }));
 }

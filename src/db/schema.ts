@@ -22,7 +22,7 @@ const bytea = customType<{ data: Buffer; driverData: Buffer }>({
 // never as a JavaScript Date, which would drop the microseconds the keys rely on.
 const tstz = (name: string) => timestamp(name, { withTimezone: true, precision: 6, mode: 'string' });
 
-export const tenantStatuses = ['awaiting_approval', 'backfilling', 'active', 'paused', 'credentials_failed'] as const;
+export const tenantStatuses = ['awaiting_approval', 'backfilling', 'active', 'paused', 'credentials_failed', 'token_expired'] as const;
 export type TenantStatus = (typeof tenantStatuses)[number];
 
 export const tenants = pgTable(
@@ -44,7 +44,9 @@ export const tenants = pgTable(
   (t) => [uniqueIndex('tenants_crm_account_key').on(t.crm, t.crmAccountId)],
 );
 
-export const credentialStatuses = ['working', 'failed'] as const;
+// 'expired': a Talkdesk-managed OAuth access token HubSpot reports expired. Not a failure: it
+// still answers syncs from the mirror, and the workers no longer read the CRM with it.
+export const credentialStatuses = ['working', 'failed', 'expired'] as const;
 export type CredentialStatus = (typeof credentialStatuses)[number];
 
 /**
@@ -260,3 +262,35 @@ export const webhookSubscriptions = pgTable(
   (t) => [uniqueIndex('webhook_subscriptions_tenant_key').on(t.tenantId).where(sql`${t.state} <> 'removing'`)],
 );
 export type WebhookSubscription = typeof webhookSubscriptions.$inferSelect;
+/**
+ * A tenant's HubSpot OAuth connection (connect/hubspot-routes.ts): the app's refresh token and
+ * current access token, encrypted as one credential object, bound to the tenant
+ * (tenants/credential-cipher.ts). The workers refresh the access token under this row's lock, so
+ * one process refreshes and every other reads what it stored (tenants/oauth-connections.ts).
+ */
+export const oauthConnections = pgTable('oauth_connections', {
+  tenantId: uuid('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id, { onDelete: 'cascade' }),
+  // { refresh_token, access_token }, AES-256-GCM.
+  secret: text('secret').notNull(),
+  accessExpiresAt: tstz('access_expires_at').notNull(),
+  // When the workers refresh it: its expiry less a margin (a quarter of its life, at most 5 minutes).
+  refreshAfter: tstz('refresh_after').notNull(),
+  connectedAt: tstz('connected_at').notNull().defaultNow(),
+  refreshedAt: tstz('refreshed_at'),
+  // Set when HubSpot refused the refresh token (uninstalled, revoked): a reconnect clears it.
+  failure: text('failure'),
+});
+
+export type OAuthConnection = typeof oauthConnections.$inferSelect;
+
+/**
+ * OAuth `state` values already used (connect/oauth-state.ts): a state is single-use. Kept until it
+ * would have expired anyway; later inserts delete the expired ones.
+ */
+export const oauthStatesUsed = pgTable('oauth_states_used', {
+  // SHA-256 of the state's nonce.
+  nonce: bytea('nonce').primaryKey(),
+  expiresAt: tstz('expires_at').notNull(),
+});

@@ -17,8 +17,11 @@ export interface SecurityHeadersOptions {
   views: string;
 }
 
-/** The operators' pages and everything they load or call: the status page, the queue board, the API docs. */
-const OPERATOR_PREFIXES = ['/admin', '/docs'];
+/**
+ * The operators' pages and everything they load or call (the status page, the queue board, the
+ * API docs), and the pages a customer connects a CRM account through.
+ */
+const OPERATOR_PREFIXES = ['/admin', '/docs', '/connect'];
 
 /**
  * The usual security headers (`helmet`) on every operator page, its assets and its API (issue

@@ -25,9 +25,9 @@ export const IntegrationSchema = Type.Object({
  * Built from PUBLIC_URL (the bridge's public HTTPS base; Talkdesk calls bridges over HTTPS only),
  * or from the request's own host when it is unset (development).
  */
-const integrationRoute: FastifyPluginAsyncTypebox = async (app) => {
+const integrationRoute: FastifyPluginAsyncTypebox<{ oauth?: boolean }> = async (app, { oauth = false }) => {
   const { config } = app;
-  const forms = talkdeskForms(config);
+  const forms = talkdeskForms(config, { oauth });
   app.get(
     '/talkdesk/integration.json',
     {

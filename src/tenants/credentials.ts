@@ -5,6 +5,7 @@ import { authDigest, digestsEqual } from './auth-digest.js';
 import { decryptCredentials, encryptCredentials, underCurrentKey, type CredentialBinding } from './credential-cipher.js';
 import { DuplicateCredentialsError } from './errors.js';
 import type { BridgeKeys } from './keys.js';
+import { isConnectionMarker } from './connection-keys.js';
 
 // Every statement on the credentials table. A tenant has credentials, plural: each Talkdesk
 // integration that syncs it brings its own, found by the HMAC digest of its auth object.
@@ -51,7 +52,7 @@ export async function findCredential(db: Executor, keys: BridgeKeys, auth: Recor
   if (!old) return undefined;
   // The auth matched: serve the request even if the rewrite cannot be done now. The rotation
   // command retries it, and reports a row it cannot rewrite.
-  const credential = await rewriteUnderCurrentSecret(db, keys, old).catch(() => old.credential);
+  const credential = await rewriteUnderCurrentSecret(db, keys, old, auth).catch(() => old.credential);
   return { credential, tenant: old.tenant };
 }
 
@@ -61,6 +62,8 @@ export interface NewCredential {
   allows?: string[];
   /** Verified by the CRM just now (pushed tenants' credentials are never verified). */
   verified: boolean;
+  /** What is stored (encrypted) in place of `auth`: a connection key's marker (connection-keys.ts). Default: `auth`. */
+  stored?: Record<string, unknown>;
 }
 
 /**
@@ -82,7 +85,7 @@ export async function addCredential(db: Executor, keys: BridgeKeys, tenant: Tena
     .values({
       tenantId: tenant.id,
       digest,
-      secret: encryptCredentials(keys, input.auth, bindingOf(tenant)),
+      secret: encryptCredentials(keys, input.stored ?? input.auth, bindingOf(tenant)),
       label: credentialLabel(input.auth, digest),
       allows: input.allows ?? [],
       verifiedAt,
@@ -114,6 +117,42 @@ export async function markCredentialFailed(db: Executor, id: string, reason: str
     .where(eq(credentials.id, id))
     .returning({ tenantId: credentials.tenantId });
   return row ? countWorking(db, row.tenantId) : 0;
+}
+
+/**
+ * A Talkdesk-managed OAuth access token the CRM reports expired: set aside by the workers, not
+ * failed (it still answers syncs). Returns how many of the tenant's credentials still work.
+ */
+export async function markCredentialExpired(db: Executor, id: string): Promise<number> {
+  const [row] = await db
+    .update(credentials)
+    .set({ status: 'expired', failedAt: sql`now()` })
+    .where(and(eq(credentials.id, id), eq(credentials.status, 'working')))
+    .returning({ tenantId: credentials.tenantId });
+  return row ? countWorking(db, row.tenantId) : 0;
+}
+
+/** The ids of the tenant's connection keys (credentials whose stored auth is the OAuth marker). */
+export async function connectionKeyIds(db: Executor, keys: BridgeKeys, tenant: Tenant): Promise<string[]> {
+  const rows = await db.select().from(credentials).where(eq(credentials.tenantId, tenant.id));
+  return rows
+    .filter((c) => {
+      try {
+        return isConnectionMarker(decryptCredentials(keys, c.secret, bindingOf(tenant)));
+      } catch {
+        return false;
+      }
+    })
+    .map((c) => c.id);
+}
+
+/** Sets these credentials' status at once (a tenant's connection keys follow its OAuth connection). */
+export async function setCredentialsStatus(db: Executor, ids: string[], status: 'working' | 'failed', failure: string | null): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .update(credentials)
+    .set({ status, failure: failure?.slice(0, 500) ?? null, failedAt: status === 'failed' ? sql`now()` : null })
+    .where(inArray(credentials.id, ids));
 }
 
 export async function countWorking(db: Executor, tenantId: string): Promise<number> {
@@ -181,12 +220,26 @@ export async function credentialsAfter(db: Executor, after: string, limit: numbe
  * then digested and encrypted again, both columns in one UPDATE that applies only if the row still
  * holds what was read, so a credential refreshed meanwhile is never overwritten with older data.
  */
-export async function rewriteUnderCurrentSecret(db: Executor, keys: BridgeKeys, { credential, tenant }: CredentialMatch): Promise<Credential> {
-  if (underCurrentKey(keys, credential.secret)) return credential;
-  const auth = decryptCredentials(keys, credential.secret, bindingOf(tenant));
+export async function rewriteUnderCurrentSecret(
+  db: Executor,
+  keys: BridgeKeys,
+  { credential, tenant }: CredentialMatch,
+  /** The auth the caller was sent, when it has it: the only way to digest a connection key again. */
+  sent?: Record<string, unknown>,
+): Promise<Credential> {
+  const digest = sent === undefined ? undefined : authDigest(keys.authDigest, sent);
+  // A connection key's ciphertext may be under the current secret while its digest is not (see below).
+  if (underCurrentKey(keys, credential.secret) && (digest === undefined || digestsEqual(digest, credential.digest))) return credential;
+  const stored = decryptCredentials(keys, credential.secret, bindingOf(tenant));
+  // A connection key's value is stored nowhere, so without it only the ciphertext moves: its
+  // digest moves when Talkdesk next sends the key during the rotation (findCredential). A key not
+  // sent before BRIDGE_SECRET_PREVIOUS is removed is unknown after: its customer connects again.
   const [rewritten] = await db
     .update(credentials)
-    .set({ digest: authDigest(keys.authDigest, auth), secret: encryptCredentials(keys, auth, bindingOf(tenant)) })
+    .set({
+      digest: digest ?? (isConnectionMarker(stored) ? credential.digest : authDigest(keys.authDigest, stored)),
+      secret: encryptCredentials(keys, stored, bindingOf(tenant)),
+    })
     .where(and(eq(credentials.id, credential.id), eq(credentials.secret, credential.secret)))
     .returning();
   if (rewritten) return rewritten;

@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 
 /**
- * One secret, BRIDGE_SECRET, keys three unrelated things. Each gets its own key derived with
+ * One secret, BRIDGE_SECRET, keys four unrelated things. Each gets its own key derived with
  * HKDF, so a key recovered from one use (say, a leaked digest oracle) says nothing of the others.
  */
 export interface SecretKeys {
@@ -10,6 +10,8 @@ export interface SecretKeys {
   /** Names the credentials key in what it encrypts, so a reader knows which key opens a row. */
   credentialsKeyId: string;
   cursorTokens: Buffer;
+  /** Signs the `state` of an OAuth connection (connect/oauth-state.ts). */
+  oauthState: Buffer;
 }
 
 export interface BridgeKeys extends SecretKeys {
@@ -34,5 +36,6 @@ function deriveSecretKeys(secret: string): SecretKeys {
     // A one-way function of the key: stored next to every ciphertext, it reveals nothing of it.
     credentialsKeyId: createHmac('sha256', credentials).update('key-id').digest('base64url').slice(0, 11),
     cursorTokens: derive('cursor-token-signature'),
+    oauthState: derive('oauth-state-signature'),
   };
 }

@@ -1,7 +1,16 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Executor } from '../db/client.js';
 import { refusedAccounts, tenants, type Credential, type Tenant, type TenantStatus } from '../db/schema.js';
-import { addCredential, countWorking, credentialVerified, deleteCredential, markCredentialFailed } from './credentials.js';
+import {
+  addCredential,
+  connectionKeyIds,
+  countWorking,
+  credentialVerified,
+  deleteCredential,
+  markCredentialExpired,
+  markCredentialFailed,
+  setCredentialsStatus,
+} from './credentials.js';
 import { NothingToResyncError, TenantNotFoundError } from './errors.js';
 import { ensureIngestState, recordRun } from './ingest-state.js';
 import type { BridgeKeys } from './keys.js';
@@ -15,6 +24,7 @@ import { requestResync } from './resync.js';
  *   (credentials verified, ONBOARDING=approval) → awaiting_approval → backfilling (an operator approves)
  *   any → paused → backfilling | active               (an operator pauses, resumes)
  *   any → credentials_failed → backfilling | active   (none of its credentials works; one verifies again)
+ *   any → token_expired → backfilling | active        (its Talkdesk-managed OAuth token expired; Talkdesk sends a fresh one)
  *
  * A tenant fed through the admin API (crm 'push') is created active with a complete backfill and
  * is never ingested. A resync leaves the status alone: it is a fresh backfill in the ingest state.
@@ -58,6 +68,8 @@ export async function tenantsToIngest(db: Executor): Promise<string[]> {
 
 /** Where a tenant goes when it may ingest again: active once its first backfill is complete. */
 const backToWork = sql`CASE WHEN ${tenants.backfillCompletedAt} IS NULL THEN 'backfilling' ELSE 'active' END`;
+/** The status of a tenant that just got a credential that works: back to work if it waited for one. */
+const withWorkingCredential = sql`CASE WHEN ${tenants.status} IN ('credentials_failed', 'token_expired') THEN ${backToWork} ELSE ${tenants.status} END`;
 
 export interface VerifiedCredentials {
   /** The connector's kind. */
@@ -70,6 +82,8 @@ export interface VerifiedCredentials {
   allows: string[];
   /** A new account's first status: backfilling, or awaiting_approval (ONBOARDING=approval). */
   initialStatus?: TenantStatus;
+  /** Stored in place of `auth` (a connection key's marker). */
+  stored?: Record<string, unknown>;
 }
 
 /**
@@ -83,7 +97,14 @@ export async function credentialsVerified(
   keys: BridgeKeys,
   ingest: Pick<IngestSchedule, 'activate'> | null | undefined,
   verified: VerifiedCredentials,
-  { rename = false }: { rename?: boolean } = {},
+  {
+    rename = false,
+    also,
+  }: {
+    rename?: boolean;
+    /** More to write in the same transaction, once the tenant exists (an OAuth connection's tokens). */
+    also?: (tx: Executor, tenant: Tenant) => Promise<void>;
+  } = {},
 ): Promise<{ tenant: Tenant; credential: Credential }> {
   const result = await db.transaction(async (tx) => {
     const [tenant] = await tx
@@ -93,12 +114,13 @@ export async function credentialsVerified(
         target: [tenants.crm, tenants.crmAccountId],
         set: {
           name: rename ? sql`excluded.name` : sql`${tenants.name}`,
-          status: sql`CASE WHEN ${tenants.status} = 'credentials_failed' THEN ${backToWork} ELSE ${tenants.status} END`,
+          status: withWorkingCredential,
           updatedAt: sql`now()`,
         },
       })
       .returning();
-    const credential = await addCredential(tx, keys, tenant!, { auth: verified.auth, allows: verified.allows, verified: true });
+    await also?.(tx, tenant!);
+    const credential = await addCredential(tx, keys, tenant!, { auth: verified.auth, stored: verified.stored, allows: verified.allows, verified: true });
     return { tenant: tenant!, credential };
   });
   if (isIngesting(result.tenant)) await ingest?.activate(result.tenant.id);
@@ -162,7 +184,7 @@ export async function credentialReverified(
   await credentialVerified(db, credentialId, allows);
   const [tenant] = await db
     .update(tenants)
-    .set({ status: sql`CASE WHEN ${tenants.status} = 'credentials_failed' THEN ${backToWork} ELSE ${tenants.status} END` })
+    .set({ status: withWorkingCredential })
     .where(eq(tenants.id, tenantId))
     .returning();
   if (!tenant) throw new TenantNotFoundError(tenantId);
@@ -230,6 +252,44 @@ export async function credentialFailed(
   return working;
 }
 
+/**
+ * A Talkdesk-managed OAuth access token the CRM reports expired: expected (Talkdesk refreshes its
+ * tokens and sends the fresh one with its next call), so the credential is set aside, not failed,
+ * and a tenant left with none that works waits in token_expired, its mirror still served, until
+ * a sync brings a token that verifies. Returns how many still work.
+ */
+export async function credentialExpired(db: Executor, ingest: Pick<IngestSchedule, 'deactivate'>, tenantId: string, credentialId: string): Promise<number> {
+  await markCredentialExpired(db, credentialId);
+  const working = await countWorking(db, tenantId);
+  if (working === 0) {
+    await stopIngest(db, ingest, tenantId, 'token_expired', null);
+  }
+  return working;
+}
+
+/**
+ * The CRM refused the tenant's OAuth connection (its refresh token revoked, the app uninstalled):
+ * every connection key of the tenant stops working, with the reason, until the customer connects
+ * again. A tenant left with no credential that works is credentials_failed. Returns how many still work.
+ */
+export async function connectionRefused(
+  db: Executor,
+  keys: BridgeKeys,
+  ingest: Pick<IngestSchedule, 'deactivate'>,
+  tenant: Tenant,
+  message: string,
+): Promise<number> {
+  await setCredentialsStatus(db, await connectionKeyIds(db, keys, tenant), 'failed', message);
+  const working = await countWorking(db, tenant.id);
+  if (working === 0) await stopIngest(db, ingest, tenant.id, 'credentials_failed', message);
+  return working;
+}
+
+/** A customer connected again: the tenant's connection keys work again (one OAuth connection stands behind them all). */
+export async function connectionRestored(db: Executor, keys: BridgeKeys, tenant: Tenant): Promise<void> {
+  await setCredentialsStatus(db, await connectionKeyIds(db, keys, tenant), 'working', null);
+}
+
 /** An operator revokes one credential; a tenant left with none that works stops ingesting. */
 export async function revokeCredential(db: Executor, ingest: Pick<IngestSchedule, 'deactivate'> | null | undefined, tenantId: string, credentialId: string): Promise<boolean> {
   if (!(await deleteCredential(db, tenantId, credentialId))) return false;
@@ -240,16 +300,19 @@ export async function revokeCredential(db: Executor, ingest: Pick<IngestSchedule
   return true;
 }
 
-/** Ingest stops with a status that says why; the mirror stays and keeps answering syncs. */
+/**
+ * Ingest stops with a status that says why; the mirror stays and keeps answering syncs. The
+ * message is the run's error where operators look; none for an expected stop (token_expired).
+ */
 async function stopIngest(
   db: Executor,
   ingest: Pick<IngestSchedule, 'deactivate'> | null,
   tenantId: string,
-  status: Extract<TenantStatus, 'paused' | 'credentials_failed'>,
-  message: string,
+  status: Extract<TenantStatus, 'paused' | 'credentials_failed' | 'token_expired'>,
+  message: string | null,
 ): Promise<void> {
   await db.update(tenants).set({ status, updatedAt: sql`now()` }).where(eq(tenants.id, tenantId));
-  await recordRun(db, tenantId, { error: message });
+  if (message !== null) await recordRun(db, tenantId, { error: message });
   // Without Redis the schedule stays; its next tick finds the status and removes it.
   await ingest?.deactivate(tenantId).catch(() => {});
 }

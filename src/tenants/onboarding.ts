@@ -10,6 +10,7 @@ import type { BridgeKeys } from './keys.js';
 import { findCredential, markCredentialFailed, type CredentialMatch } from './credentials.js';
 import { approveTenant, credentialReverified, credentialsVerified, isAccountRefused, isIngesting, liftRefusal, tenantOfAccount } from './lifecycle.js';
 import type { IngestControl } from '../ingest/control.js';
+import { isConnectionKeyAuth } from './connection-keys.js';
 
 // Says what failed, never where: the CRM client's own message names hosts and URLs.
 export const CrmVerificationUnavailableError = createError(
@@ -58,7 +59,7 @@ export class Onboarding {
   /** The tenant and credential these auth fields are, onboarding them if need be. */
   async resolve(auth: Record<string, unknown>, admitUnknown: AdmitUnknown = admitAll): Promise<Resolution> {
     const known = await findCredential(this.options.db, this.options.keys, auth);
-    if (known && known.credential.status === 'working') return servable({ ...known, onboarded: false });
+    if (known && answersSyncs(known.credential)) return servable({ ...known, onboarded: false });
     // The attempt limit never throttles credentials the bridge already knows.
     if (!known) await admitUnknown();
     return servable(await this.verifyAndAccept(known, auth));
@@ -73,7 +74,10 @@ export class Onboarding {
     const known = await findCredential(this.options.db, this.options.keys, auth);
     if (!known) return (await this.resolve(auth, admitUnknown)).tenant;
     const { credential } = known;
-    const fresh = credential.verifiedAt !== null && this.now() - Date.parse(credential.verifiedAt) < (this.options.validationTtlMs ?? 300_000);
+    // A connection key is the bridge's own: no CRM call can verify it (its OAuth connection is the workers' to use).
+    const fresh =
+      isConnectionKeyAuth(auth) ||
+      (credential.verifiedAt !== null && this.now() - Date.parse(credential.verifiedAt) < (this.options.validationTtlMs ?? 300_000));
     if (credential.status === 'working' && (fresh || !this.options.connectors.get(known.tenant.crm))) {
       const { tenant } = servable({ ...known, onboarded: false });
       // No CRM call, but the schedule is made sure of (cheap, and the tick is deduplicated): an
@@ -98,6 +102,8 @@ export class Onboarding {
     // Pushed tenants (or a CRM not enabled here) have no CRM to ask; credentials with no
     // connector's fields are nobody's: refused without a CRM call.
     const connector = known ? this.options.connectors.get(known.tenant.crm) : this.options.connectors.forAuth(auth);
+    // A connection key that stopped working waits for its OAuth connection to be made again (/connect/hubspot).
+    if (known && isConnectionKeyAuth(auth) && known.credential.status !== 'working') throw new UnknownCredentialsError();
     if (!connector) {
       if (known && known.credential.status === 'working') return { ...known, onboarded: false };
       throw new UnknownCredentialsError();
@@ -106,8 +112,9 @@ export class Onboarding {
     try {
       account = await this.verify(connector, auth);
     } catch (err) {
-      // A known credential the CRM now refuses stops being used (the workers move to another).
-      if (known && err instanceof UnknownCredentialsError) await markCredentialFailed(this.options.db, known.credential.id, 'refused by the CRM at validation');
+      // A known credential the CRM now refuses stops being used (the workers move to another);
+      // an expired OAuth token is no failure, it is simply not valid any more.
+      if (known?.credential.status === 'working' && err instanceof UnknownCredentialsError) await markCredentialFailed(this.options.db, known.credential.id, 'refused by the CRM at validation');
       throw err;
     }
     if (!known) {
@@ -167,6 +174,15 @@ export class Onboarding {
       { rename },
     );
   }
+}
+
+/**
+ * Whether a known credential answers syncs without a CRM call: one that works, or a Talkdesk-managed
+ * OAuth token the CRM reported expired (its tenant's mirror is still served; Talkdesk sends a fresh
+ * token with a later call).
+ */
+export function answersSyncs(credential: Credential): boolean {
+  return credential.status === 'working' || credential.status === 'expired';
 }
 
 /** A tenant awaiting an operator's approval is answered 401 until then, whatever its credentials. */

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Db } from '../db/client.js';
 import type { BridgeKeys } from './keys.js';
-import { servable, type Onboarding, type Resolution } from './onboarding.js';
+import { answersSyncs, servable, type Onboarding, type Resolution } from './onboarding.js';
 import { UnknownCredentialsError } from './errors.js';
 import { findCredential } from './credentials.js';
 
@@ -24,7 +24,7 @@ export async function resolveTenant(
     : await (async () => {
         const known = await findCredential(deps.db, deps.keys, auth);
         if (!known) await admitUnknown();
-        if (!known || known.credential.status !== 'working') throw new UnknownCredentialsError();
+        if (!known || !answersSyncs(known.credential)) throw new UnknownCredentialsError();
         return servable({ ...known, onboarded: false });
       })();
   return resolution;

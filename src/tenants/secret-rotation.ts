@@ -1,6 +1,7 @@
 import type { Executor } from '../db/client.js';
 import { decryptCredentials, underCurrentKey } from './credential-cipher.js';
 import type { BridgeKeys } from './keys.js';
+import { rewriteConnectionsUnderCurrentSecret } from './oauth-connections.js';
 import { bindingOf, credentialsAfter, rewriteUnderCurrentSecret } from './credentials.js';
 
 export interface RotationReport {
@@ -50,7 +51,15 @@ export async function rewriteAllUnderCurrentSecret(
         report.rewritten++;
       }
     }
-    if (page.length < batchSize) return report;
+    if (page.length < batchSize) break;
     after = page[page.length - 1]!.credential.id;
   }
+  // The OAuth connections' tokens are credentials too, counted with them.
+  const connections = await rewriteConnectionsUnderCurrentSecret(db, keys, { dryRun });
+  report.credentials += connections.connections;
+  report.current += connections.current;
+  report.rewritten += connections.rewritten;
+  report.pending += connections.pending;
+  report.unreadable.push(...connections.unreadable);
+  return report;
 }

@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { Client } from '@hubspot/api-client';
 import type { PublicObjectSearchRequest } from '@hubspot/api-client/lib/codegen/crm/contacts/index.js';
-import { CrmRateLimitedError, CrmUnauthorizedError, CrmUnavailableError } from '../errors.js';
+import { CrmRateLimitedError, CrmTokenExpiredError, CrmUnauthorizedError, CrmUnavailableError } from '../errors.js';
 import { budget, type RateBudget, type RollingWindowLimiter } from '../rate-limiter.js';
 import { isHubSpotToken } from './auth.js';
 import { parseRetryAfter } from '../retry-after.js';
@@ -64,7 +64,7 @@ export interface SearchRequest {
  * none, the agent, and so our timeout, would be silently ignored. An empty list appended to the
  * configured ones makes them apply.
  */
-const WITH_CONFIGURED_MIDDLEWARE = { middleware: [], middlewareMergeStrategy: 'append' as const };
+export const WITH_CONFIGURED_MIDDLEWARE = { middleware: [], middlewareMergeStrategy: 'append' as const };
 
 /** Our own timeouts, at the socket or around apiRequest; node-fetch keeps the `code` of the error it wraps. */
 const TIMEOUT_CODE = 'HUBSPOT_TIMEOUT';
@@ -83,7 +83,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * 2 underneath) takes no AbortSignal, so a stalled HubSpot response is ended at the socket;
  * the request then fails like any network error and BullMQ retries it.
  */
-function timeoutAgent(baseUrl: string, timeoutMs: number): http.Agent {
+export function timeoutAgent(baseUrl: string, timeoutMs: number): http.Agent {
   const Base = baseUrl.startsWith('https:') ? https.Agent : http.Agent;
   const agent = new Base({ keepAlive: false });
   const create = agent.createConnection.bind(agent) as (...args: unknown[]) => Duplex;
@@ -229,6 +229,7 @@ export class HubSpotApi {
       const category = word((body as { category?: unknown } | undefined)?.category);
       const scopes = requiredScopes(body);
       const why = [category, scopes.length > 0 ? `needs ${scopes.join(' or ')}` : undefined].filter(Boolean).join(', ');
+      if (code === 401 && category === 'EXPIRED_AUTHENTICATION') return new CrmTokenExpiredError('HubSpot reports the OAuth access token expired (401 EXPIRED_AUTHENTICATION)');
       return new CrmUnauthorizedError(`HubSpot refused the credentials (${code}${why ? ` ${why}` : ''})`);
     }
     if (code === 429) {

@@ -226,6 +226,17 @@ export const hubspot: ConnectorModule = {
       },
     ],
   },
+  oauthTalkdeskForm: {
+    displayName: 'HubSpot contacts',
+    description: 'Identifies callers from your HubSpot contacts: names, companies, emails and phone numbers, kept in sync every few minutes.',
+    fields: [
+      {
+        name: 'connection_key',
+        displayName: 'Connection key',
+        helpText: "Open /connect/hubspot on this bridge, approve the app in HubSpot, then paste the connection key the bridge shows here.",
+      },
+    ],
+  },
   create: (config, hooks) =>
     new HubSpotConnector({
       baseUrl: config.HUBSPOT_BASE_URL,
