@@ -11,6 +11,9 @@ import { INGEST_QUEUE, ingestQueue, redisConnection, type IngestJob, type Ingest
 import { IngestScheduler } from '../src/ingest/scheduler.js';
 import { processTick } from './tick.js';
 import { pruneOldHistory } from '../src/mirror/history.js';
+import { indexContactKeys } from '../src/mirror/key-indexer.js';
+import { contactSearchKeys } from '../src/lookup/search-keys.js';
+import type { CountryCode } from 'libphonenumber-js/max';
 
 export interface WorkerDeps {
   config: Pick<
@@ -21,6 +24,7 @@ export interface WorkerDeps {
     | 'SYNC_INTERVAL_SECONDS'
     | 'DELETE_RECONCILE_SECONDS'
     | 'CONTACT_HISTORY_DAYS'
+    | 'DEFAULT_PHONE_REGION'
     | 'INGEST_LOCK_SECONDS'
     | 'MAX_CONTACTS_PER_TENANT'
     | 'MAX_CONCURRENT_BACKFILLS'
@@ -34,6 +38,8 @@ export interface WorkerDeps {
   reconcileSchedulesMs?: number;
   /** How often history older than CONTACT_HISTORY_DAYS is deleted (default hourly). */
   pruneHistoryMs?: number;
+  /** How often the lookup's key index catches up with the mirror (default 2 s; mirror/key-indexer.ts). */
+  indexKeysMs?: number;
   /** Counts ingest results and rate-limit delays (the API's instance, in one process). */
   metrics?: Metrics;
   now?: () => number;
@@ -120,6 +126,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const pruning = periodically(log, 'contact history prune', () => pruneOldHistory(deps.db, config.CONTACT_HISTORY_DAYS));
   const pruneTimer = setInterval(pruning, deps.pruneHistoryMs ?? 3_600_000);
   pruneTimer.unref();
+  const region = config.DEFAULT_PHONE_REGION as CountryCode;
+  const indexing = periodically(log, 'contact key index', () => indexContactKeys(deps.db, (c) => contactSearchKeys(c, region)), 'debug');
+  const indexTimer = setInterval(indexing, deps.indexKeysMs ?? 2_000);
+  indexTimer.unref();
 
   return {
     worker,
@@ -129,6 +139,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       closing = true;
       clearInterval(timer);
       clearInterval(pruneTimer);
+      clearInterval(indexTimer);
       await worker.close();
       await queue.close();
       producer.disconnect();
@@ -141,14 +152,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
  * A periodic task that every worker process runs (they may overlap across processes: the task is
  * idempotent); one run at a time within a process, a failure logged and retried next time.
  */
-function periodically(log: Logger, name: string, task: () => Promise<number>): () => Promise<void> {
+function periodically(log: Logger, name: string, task: () => Promise<number>, level: 'info' | 'debug' = 'info'): () => Promise<void> {
   let running = false;
   return async () => {
     if (running) return;
     running = true;
     try {
       const n = await task();
-      if (n > 0) log.info({ rows: n }, `${name}: done`);
+      if (n > 0) log[level]({ rows: n }, `${name}: done`);
     } catch (err) {
       log.warn({ err: (err as Error).message }, `${name} failed; will retry`);
     } finally {
