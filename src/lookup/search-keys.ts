@@ -43,15 +43,21 @@ export function phoneKeys(raw: string, region: CountryCode): string[] {
   return [...keys];
 }
 
+/** The shortest tail of a caller's number that a number stored without its prefixes is matched by (a local number). */
+const MIN_LOCAL_DIGITS = 7;
+
 /**
  * The keys a phone query looks for: those of the number as a stored phone would have them, plus
  * its bare digits, so that a number kept as given (it did not parse) is found by the same digits
- * however it is punctuated.
+ * however it is punctuated, and the tails of those digits down to a local number's length: the
+ * caller `+1 212 555 0142` finds the contact whose number was stored as `555-0142`, which is the
+ * very contact a caller-ID failure is about.
  */
 export function phoneQueryKeys(raw: string, region: CountryCode): string[] {
   const keys = new Set(phoneKeys(raw, region));
   const digits = digitsOf(raw);
   if (digits !== '') keys.add(digits);
+  for (let from = 1; digits.length - from >= MIN_LOCAL_DIGITS; from++) keys.add(digits.slice(from));
   return [...keys];
 }
 
