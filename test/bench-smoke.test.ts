@@ -30,6 +30,8 @@ t.test('npm run bench completes at 2,000 contacts and writes a well-formed table
     BENCH_CONCURRENT_CONTACTS: '30',
     BENCH_CONCURRENT_SECONDS: '1',
     BENCH_BACKFILL_CONTACTS: '300',
+    BENCH_HISTORY_CONTACTS: '1000',
+    BENCH_LOOKUP_SAMPLES: '5',
     BENCH_OUT: out,
   });
   const results = await runBenchmarks(settings, { adminUrl: await postgresAdminUrl(), redisUrl: await testRedisUrl() });
@@ -48,13 +50,18 @@ t.test('npm run bench completes at 2,000 contacts and writes a well-formed table
   t.equal(results.crmIngest.contacts, 300);
   t.equal(results.crmIngest.rateLimited429, 0);
   t.ok(results.fullSync[0]!.peakRssBytes > 10 * 2 ** 20, "the server's peak RSS was read");
+  t.equal(results.writerHistory.contacts, 1000, 'the writer wrote with its history and without');
+  t.ok(results.writerHistory.inserts.withHistory > 0 && results.writerHistory.changed.without > 0);
+  t.ok(results.lookup.index.contacts >= 4000, 'the key indexer read both big tenants');
+  t.same([results.lookup.phone.n, results.lookup.email.n, results.lookup.name.n], [5, 5, 5], 'each lookup found its contact');
+  t.match(results.lookup.phonePlan, /Index (Only )?Scan using contact_keys_lookup/, 'the phone lookup is an index scan');
 
   const table = await writeReport(results, out);
   const md = await readFile(path.join(out, 'benchmarks.md'), 'utf8');
   t.ok(md.includes(table), 'the printed table is the one in benchmarks.md');
   const rows = table.split('\n');
   t.equal(rows[0], '| figure | measured | target | result |');
-  t.equal(rows.length, 2 + 16, 'one row per figure');
+  t.equal(rows.length, 2 + 22, 'one row per figure');
   for (const row of rows.slice(2)) {
     t.equal(row.split(' | ').length, 4, `four cells: ${row}`);
     t.notMatch(row, /NaN|undefined|Infinity/, `no missing figure: ${row}`);

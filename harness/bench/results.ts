@@ -5,6 +5,8 @@ import type { CrmIngestFigures } from './phases/crm-ingest.js';
 import type { DepthFigures } from './phases/depth.js';
 import type { FullSyncRun } from './phases/full-sync.js';
 import type { IncrementalFigures } from './phases/incremental.js';
+import type { LookupFigures } from './phases/lookup.js';
+import type { WriterHistoryFigures } from './phases/writer-history.js';
 import type { RewriteFigures, WriteRun } from './phases/ingest.js';
 import type { Machine } from './machine.js';
 import type { BenchSettings } from './settings.js';
@@ -36,4 +38,8 @@ export interface BenchResults {
   incremental: IncrementalFigures;
   concurrency: ConcurrentSyncsResult;
   crmIngest: CrmIngestFigures;
+  /** The writer with its history beside the same writer without. */
+  writerHistory: WriterHistoryFigures;
+  /** The contact lookup on the big tenant, and the key indexer's catch-up. */
+  lookup: LookupFigures;
 }

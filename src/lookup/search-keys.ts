@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { getCountryCallingCode, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import { normalizePhone } from '../crm/phone.js';
 
 /** What a lookup searches by; each is one `kind` of contact_keys. */
@@ -51,12 +51,15 @@ const MIN_LOCAL_DIGITS = 7;
  * its bare digits, so that a number kept as given (it did not parse) is found by the same digits
  * however it is punctuated, and the tails of those digits down to a local number's length: the
  * caller `+1 212 555 0142` finds the contact whose number was stored as `555-0142`, which is the
- * very contact a caller-ID failure is about.
+ * very contact a caller-ID failure is about; and the digits behind the region's country code.
  */
 export function phoneQueryKeys(raw: string, region: CountryCode): string[] {
   const keys = new Set(phoneKeys(raw, region));
   const digits = digitsOf(raw);
   if (digits !== '') keys.add(digits);
+  // A number typed without its country code finds one stored with it that is not valid either
+  // (`+1 415 026 4408` is kept as given, keyed by its digits, country code included).
+  if (digits !== '' && !raw.trim().startsWith('+')) keys.add(`${getCountryCallingCode(region)}${digits}`);
   for (let from = 1; digits.length - from >= MIN_LOCAL_DIGITS; from++) keys.add(digits.slice(from));
   return [...keys];
 }
