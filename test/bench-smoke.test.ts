@@ -32,6 +32,8 @@ t.test('npm run bench completes at 2,000 contacts and writes a well-formed table
     BENCH_BACKFILL_CONTACTS: '300',
     BENCH_WEBHOOK_EDITS: '3',
     BENCH_WEBHOOK_POLL_SECONDS: '1',
+    BENCH_HISTORY_CONTACTS: '1000',
+    BENCH_LOOKUP_SAMPLES: '5',
     BENCH_OUT: out,
   });
   const results = await runBenchmarks(settings, { adminUrl: await postgresAdminUrl(), redisUrl: await testRedisUrl() });
@@ -52,13 +54,18 @@ t.test('npm run bench completes at 2,000 contacts and writes a well-formed table
   t.same([results.webhooks.polling.latencyMs.n, results.webhooks.webhooks.latencyMs.n], [3, 3], 'every edit was timed into the mirror, in both modes');
   t.same([results.webhooksPipedrive?.polling.latencyMs.n, results.webhooksPipedrive?.webhooks.latencyMs.n], [3, 3], 'and for Pipedrive');
   t.ok(results.fullSync[0]!.peakRssBytes > 10 * 2 ** 20, "the server's peak RSS was read");
+  t.equal(results.writerHistory.contacts, 1000, 'the writer wrote with its history and without');
+  t.ok(results.writerHistory.inserts.withHistory > 0 && results.writerHistory.changed.without > 0);
+  t.ok(results.lookup.index.contacts >= 4000, 'the key indexer read both big tenants');
+  t.same([results.lookup.phone.n, results.lookup.email.n, results.lookup.name.n], [5, 5, 5], 'each lookup found its contact');
+  t.match(results.lookup.phonePlan, /Index (Only )?Scan using contact_keys_lookup/, 'the phone lookup is an index scan');
 
   const table = await writeReport(results, out);
   const md = await readFile(path.join(out, 'benchmarks.md'), 'utf8');
   t.ok(md.includes(table), 'the printed table is the one in benchmarks.md');
   const rows = table.split('\n');
   t.equal(rows[0], '| figure | measured | target | result |');
-  t.equal(rows.length, 2 + 20, 'one row per figure (two of them Pipedrive webhooks)');
+  t.equal(rows.length, 2 + 26, 'one row per figure (two of them Pipedrive webhooks)');
   for (const row of rows.slice(2)) {
     t.equal(row.split(' | ').length, 4, `four cells: ${row}`);
     t.notMatch(row, /NaN|undefined|Infinity/, `no missing figure: ${row}`);

@@ -167,3 +167,64 @@ t.test('in a real browser: the page lists a tenant and its Pause button pauses i
   await page.getByText('contact-bridge ingest').first().waitFor({ timeout: 15_000 });
   t.pass('the queue board renders in the browser');
 });
+
+t.test("in a real browser: a tenant's search box finds a contact and says why a caller was or was not identified", { skip: noBrowser }, async (t) => {
+  const h = await buildTestApp(t);
+  const tenant = await h.createTenant({ api_key: 'k-browser-search' }, 'Search <b>Inc</b>');
+  await h.push(tenant, [
+    { id: 'short', name: 'Short Number', phones: ['555-0142'] },
+    { id: 'ny', name: 'José García', phones: ['(212) 555-0142'], emails: ['jose@example.com'] },
+    { id: 'gone', name: 'Gone Person', phones: ['+14155550100'] },
+  ]);
+  await h.push(tenant, [{ id: 'gone', deleted: true }]);
+  const base = await h.app.listen({ port: 0, host: '127.0.0.1' });
+
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(() => browser.close());
+  const context = await browser.newContext({ httpCredentials: { username: 'ops', password: ADMIN_TOKEN } });
+  const page = await context.newPage();
+  // Chromium reports what a Content-Security-Policy blocks on the console.
+  const refused: string[] = [];
+  page.on('console', (m) => {
+    if (/Refused to/i.test(m.text())) refused.push(m.text());
+  });
+
+  await page.goto(`${base}/admin`);
+  const box = page.locator(`tr[data-tenant-id="${tenant}"] form.search input[name="term"]`);
+  await box.fill('555-0142');
+  const [answer] = await Promise.all([page.waitForEvent('response', (r) => r.url().includes('/search?')), box.press('Enter')]);
+  t.equal(answer.status(), 200);
+  t.match(String(answer.headers()['content-security-policy']), /frame-ancestors 'none'/, 'the results page keeps the security headers');
+  await page.locator('article.contact').first().waitFor();
+  const short = page.locator('article[data-contact-id="short"]');
+  t.match(
+    await short.locator('ul.verdicts').textContent(),
+    "this number is stored as '555-0142' and does not parse as a phone in region US; Talkdesk may not match it",
+  );
+  t.equal(await short.locator('table.phones td').first().textContent(), '555-0142', 'the phone as stored');
+  t.match(await short.locator('table.phones').textContent(), 'does not parse');
+  t.equal(await short.locator('table.copies tr').count(), 2, 'one Talkdesk copy');
+  t.match(await short.locator('table.copies').textContent(), 'not sent');
+
+  await page.locator('main form.search input').fill('+1 (212) 555 0142');
+  await Promise.all([page.waitForURL(/term=/), page.locator('main form.search button').click()]);
+  const ny = page.locator('article[data-contact-id="ny"]');
+  t.equal(await ny.locator('h2').textContent().then((s) => s?.trim()), 'José García');
+  t.match(await ny.locator('table.phones').textContent(), '+12125550142', 'the phone as normalized beside it');
+  t.match(await ny.locator('table.timeline').textContent(), /admin_push\s*name, emails, phones/, 'its timeline');
+  t.equal(await page.locator('article[data-contact-id="short"]').count(), 1, "a number stored without its area code is found by the caller's full number");
+
+  await page.locator('main form.search input').fill('gone');
+  await Promise.all([page.waitForURL(/term=gone/), page.locator('main form.search button').click()]);
+  const gone = page.locator('article[data-contact-id="gone"]');
+  t.equal(await gone.locator('h2 .badge').textContent(), 'deleted', 'a deleted contact is found and flagged');
+  t.match(await gone.locator('ul.verdicts').textContent(), 'still has it until its next full sync');
+
+  await page.locator('main form.search input').fill('!!');
+  await Promise.all([page.waitForURL(/term=/), page.locator('main form.search button').click()]);
+  t.match(await page.locator('p.error').textContent(), 'has no digit to search by', 'a query with nothing to search by is explained');
+  t.same(refused, [], 'no script or style refused by the policy');
+});

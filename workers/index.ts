@@ -15,6 +15,9 @@ import { WEBHOOK_QUEUE, webhookQueue, type WebhookJob, type WebhookResult } from
 import { processWebhook } from './webhooks.js';
 import { runSubscriptionRound } from './webhook-subscriptions.js';
 import type { TokenRefresher } from '../src/tenants/oauth-connections.js';
+import { indexContactKeys } from '../src/mirror/key-indexer.js';
+import { contactSearchKeys } from '../src/lookup/search-keys.js';
+import type { CountryCode } from 'libphonenumber-js/max';
 
 export interface WorkerDeps {
   config: Pick<
@@ -26,6 +29,7 @@ export interface WorkerDeps {
     | 'DELETE_RECONCILE_SECONDS'
     | 'WEBHOOK_POLL_INTERVAL_SECONDS'
     | 'CONTACT_HISTORY_DAYS'
+    | 'DEFAULT_PHONE_REGION'
     | 'INGEST_LOCK_SECONDS'
     | 'MAX_CONTACTS_PER_TENANT'
     | 'MAX_CONCURRENT_BACKFILLS'
@@ -42,6 +46,8 @@ export interface WorkerDeps {
   webhookSubscriptionsMs?: number;
   /** How often history older than CONTACT_HISTORY_DAYS is deleted (default hourly). */
   pruneHistoryMs?: number;
+  /** How often the lookup's key index catches up with the mirror (default 2 s; mirror/key-indexer.ts). */
+  indexKeysMs?: number;
   /** Counts ingest results and rate-limit delays (the API's instance, in one process). */
   metrics?: Metrics;
   now?: () => number;
@@ -154,6 +160,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   void subscribing();
   const subscribeTimer = setInterval(subscribing, deps.webhookSubscriptionsMs ?? Math.min(config.SYNC_INTERVAL_SECONDS, 5) * 1000);
   subscribeTimer.unref();
+  const region = config.DEFAULT_PHONE_REGION as CountryCode;
+  const indexing = periodically(log, 'contact key index', () => indexContactKeys(deps.db, (c) => contactSearchKeys(c, region)), 'debug');
+  const indexTimer = setInterval(indexing, deps.indexKeysMs ?? 2_000);
+  indexTimer.unref();
 
   return {
     worker,
@@ -165,6 +175,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       clearInterval(timer);
       clearInterval(pruneTimer);
       clearInterval(subscribeTimer);
+      clearInterval(indexTimer);
       await Promise.all([worker.close(), hooksWorker.close()]);
       await Promise.all([queue.close(), hooksQueue.close()]);
       producer.disconnect();
@@ -178,14 +189,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
  * A periodic task that every worker process runs (they may overlap across processes: the task is
  * idempotent); one run at a time within a process, a failure logged and retried next time.
  */
-function periodically(log: Logger, name: string, task: () => Promise<number>): () => Promise<void> {
+function periodically(log: Logger, name: string, task: () => Promise<number>, level: 'info' | 'debug' = 'info'): () => Promise<void> {
   let running = false;
   return async () => {
     if (running) return;
     running = true;
     try {
       const n = await task();
-      if (n > 0) log.info({ rows: n }, `${name}: done`);
+      if (n > 0) log[level]({ rows: n }, `${name}: done`);
     } catch (err) {
       log.warn({ err: (err as Error).message }, `${name} failed; will retry`);
     } finally {

@@ -24,6 +24,14 @@ export function summaryRows(r: BenchResults): Row[] {
   const c = r.concurrency;
   const crm = r.crmIngest;
   const peakRss = Math.max(...r.fullSync.map((f) => f.peakRssBytes));
+  const wh = r.writerHistory;
+  const lk = r.lookup;
+  const lookupRow = (kind: 'phone' | 'email' | 'name', target: string, ok: boolean | null) => ({
+    figure: `contact lookup by ${kind}, ${n(lk.contacts)} contacts (admin API, loopback)`,
+    measured: `p50 ${ms(lk[kind].p50)}, p99 ${ms(lk[kind].p99)} (${lk[kind].n} lookups)`,
+    target,
+    verdict: ok === null ? '—' : verdict(ok),
+  });
   return [
     { figure: 'writer, in process (inserts)', measured: `${n(inProcess.perSecond)} contacts/s (${n(inProcess.seconds, 1)} s)`, target: '≥ 50,000 contacts/s', verdict: `${verdict(inProcess.perSecond >= 50_000)} (${x(inProcess.perSecond / 50_000)} of target)` },
     { figure: 'writer, admin PUT over HTTP (inserts)', measured: `${n(http.perSecond)} contacts/s (${n(http.seconds, 1)} s)`, target: 'reported', verdict: `${x(http.perSecond / inProcess.perSecond)} of in process` },
@@ -40,10 +48,16 @@ export function summaryRows(r: BenchResults): Row[] {
     { figure: 'server peak RSS during the full syncs', measured: mb(peakRss), target: '< 300 MB', verdict: `${verdict(peakRss < 300 * 2 ** 20)} (${x(peakRss / (300 * 2 ** 20))} of budget)` },
     { figure: 'server peak RSS while taking the admin pushes', measured: mb(r.ingest.pushPeakRssBytes), target: 'reported', verdict: '10,000-contact bodies; a separate process from the one above' },
     { figure: `${c.concurrency} tenants syncing at once`, measured: `${n(c.runsPerSecond, 1)} syncs/s, ${n(c.pagesPerSecond)} pages/s, run p99 ${ms(c.runLatencyMs.p99)}, page p99 ${ms(c.pageLatencyMs.p99)}, ${n(c.runs.completed)} runs`, target: '0 errors', verdict: `${verdict(c.errors.total + c.shed.count + c.timeouts === 0)} (${c.errors.total} errors, ${c.shed.count} shed, ${c.timeouts} timeouts)` },
-    ...[r.webhooks, ...(r.webhooksPipedrive ? [r.webhooksPipedrive] : [])].flatMap((wh) => [
-    { figure: `${wh.crm} edit → mirror, webhooks vs polling every ${wh.syncIntervalSeconds} s`, measured: `p50 ${ms(wh.webhooks.latencyMs.p50)}, p99 ${ms(wh.webhooks.latencyMs.p99)} vs p50 ${ms(wh.polling.latencyMs.p50)}, p99 ${ms(wh.polling.latencyMs.p99)} (${wh.webhooks.edits} edits each)`, target: 'reported', verdict: `webhooks ${x(wh.polling.latencyMs.p50 / wh.webhooks.latencyMs.p50)} faster (p50)` },
-    { figure: `${wh.crm} requests per changed contact, webhooks vs polling`, measured: `${n(wh.webhooks.requestsPerChange, 2)} vs ${n(wh.polling.requestsPerChange, 2)}`, target: 'reported', verdict: 'polls keep running beside webhooks, at WEBHOOK_POLL_INTERVAL_SECONDS' },
+    ...[r.webhooks, ...(r.webhooksPipedrive ? [r.webhooksPipedrive] : [])].flatMap((hook) => [
+    { figure: `${hook.crm} edit → mirror, webhooks vs polling every ${hook.syncIntervalSeconds} s`, measured: `p50 ${ms(hook.webhooks.latencyMs.p50)}, p99 ${ms(hook.webhooks.latencyMs.p99)} vs p50 ${ms(hook.polling.latencyMs.p50)}, p99 ${ms(hook.polling.latencyMs.p99)} (${hook.webhooks.edits} edits each)`, target: 'reported', verdict: `webhooks ${x(hook.polling.latencyMs.p50 / hook.webhooks.latencyMs.p50)} faster (p50)` },
+    { figure: `${hook.crm} requests per changed contact, webhooks vs polling`, measured: `${n(hook.webhooks.requestsPerChange, 2)} vs ${n(hook.polling.requestsPerChange, 2)}`, target: 'reported', verdict: 'polls keep running beside webhooks, at WEBHOOK_POLL_INTERVAL_SECONDS' },
     ]),
+    { figure: `writer with history vs without (inserts, ${n(wh.contacts)} contacts)`, measured: `${n(wh.inserts.withHistory)} vs ${n(wh.inserts.without)} contacts/s`, target: 'reported', verdict: `${x(wh.inserts.ratio)} the speed without` },
+    { figure: `writer with history vs without (changed, ${n(wh.contacts)} contacts)`, measured: `${n(wh.changed.withHistory)} vs ${n(wh.changed.without)} contacts/s`, target: 'reported', verdict: `${x(wh.changed.ratio)} the speed without` },
+    lookupRow('phone', 'p50 ≤ 10 ms', lk.phone.p50 <= 10),
+    lookupRow('email', 'p50 ≤ 10 ms', lk.email.p50 <= 10),
+    lookupRow('name', 'reported', null),
+    { figure: 'key indexer catch-up (off the write path)', measured: `${n(lk.index.perSecond)} contacts/s (${n(lk.index.contacts)} in ${n(lk.index.seconds, 1)} s)`, target: 'reported', verdict: 'the writer never waits for it' },
     { figure: `CRM-bound backfill, ${n(crm.contacts)} contacts`, measured: `${n(crm.requestsPer10s, 1)} requests/10 s (busiest 10 s: ${crm.maxRequestsInAnyRolling10s}, limit ${crm.limitPer10s}), ${n(crm.seconds, 1)} s, ${n(crm.contactsPerSecond)} contacts/s`, target: '90–100 % of the limit, 0 × 429', verdict: `${verdict(crm.shareOfLimit >= 0.9 && crm.maxRequestsInAnyRolling10s <= crm.limitPer10s && crm.rateLimited429 === 0)} (${n(crm.shareOfLimit * 100, 1)} %, ${crm.rateLimited429} × 429)` },
   ];
 }
@@ -97,6 +111,8 @@ ${table}
 - **Incremental, nothing changed:** ${n(r.settings.BENCH_INCREMENTAL_REQUESTS)} runs with the checkpoint of the last full sync. Server-side time is the server's \`Server-Timing\` header (routing, tenant lookup, database, serialization).
 - **Memory:** the server's peak RSS (\`VmHWM\`, reset before the full syncs), over the full syncs at both page sizes.
 - **Concurrency:** ${r.settings.BENCH_CONCURRENT_TENANTS} virtual Talkdesk clients, one tenant each, each running whole sync runs (full and incremental) back to back for ${r.settings.BENCH_CONCURRENT_SECONDS} s (harness/bench/concurrent-syncs.ts).
+- **Writer with history vs without:** ${n(r.writerHistory.contacts)} contacts inserted, then changed, into two tenants batch by batch in alternation: one as the writer ships (each version recorded in \`contact_history\` in its transaction), the other with those rows dropped by a \`BEFORE INSERT\` trigger before they reach the table. The lookup's key index is not on the write path (src/mirror/key-indexer.ts), so it is in neither.
+- **Contact lookup:** \`GET /admin/tenants/:id/contacts\` on the big tenant, ${n(r.settings.BENCH_LOOKUP_SAMPLES)} random contacts, each looked up by its first phone as a person types it (\`(415) 555-0123\`), its first email in capitals and the start of its name (\`José Gar\`), timed by the client over loopback HTTP, details, history and verdicts included. The key indexer first catches up with every contact the benchmark wrote (its rate is a figure).
 - **CRM-bound ingest:** a backfill of ${n(r.settings.BENCH_BACKFILL_CONTACTS)} contacts from the simulated HubSpot at its default rate limit, through the real workers and queues.
 
 ## Page latency by depth
@@ -104,6 +120,14 @@ ${table}
 ![page latency by depth](page-latency-by-depth.svg)
 
 ${depthTable(r)}
+
+## Lookup plan
+
+EXPLAIN (ANALYZE) of a phone lookup's index part on the big tenant (src/lookup/contact-lookup.ts):
+
+\`\`\`
+${r.lookup.phonePlan}
+\`\`\`
 
 ## Full sync runs
 

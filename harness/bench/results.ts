@@ -6,6 +6,8 @@ import type { WebhookLatencyFigures } from './phases/webhook-latency.js';
 import type { DepthFigures } from './phases/depth.js';
 import type { FullSyncRun } from './phases/full-sync.js';
 import type { IncrementalFigures } from './phases/incremental.js';
+import type { LookupFigures } from './phases/lookup.js';
+import type { WriterHistoryFigures } from './phases/writer-history.js';
 import type { RewriteFigures, WriteRun } from './phases/ingest.js';
 import type { Machine } from './machine.js';
 import type { BenchSettings } from './settings.js';
@@ -40,4 +42,8 @@ export interface BenchResults {
   webhooks: WebhookLatencyFigures;
   /** The same for Pipedrive (results from before it was measured have none). */
   webhooksPipedrive?: WebhookLatencyFigures;
+  /** The writer with its history beside the same writer without. */
+  writerHistory: WriterHistoryFigures;
+  /** The contact lookup on the big tenant, and the key indexer's catch-up. */
+  lookup: LookupFigures;
 }

@@ -17,6 +17,8 @@ import { pipedriveWebhookBench } from './phases/pipedrive-webhook-bench.js';
 import { pageLatencyByDepth } from './phases/depth.js';
 import { fullSync, type FullSyncRun } from './phases/full-sync.js';
 import { incrementalNoChange } from './phases/incremental.js';
+import { lookupLatency } from './phases/lookup.js';
+import { writerHistoryCost } from './phases/writer-history.js';
 import { httpWriter, inProcessWriter, rewrite, writeRange } from './phases/ingest.js';
 import { machine } from './machine.js';
 import { progress } from './progress.js';
@@ -85,6 +87,7 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
     const rewriteInProcess = await rewrite('rewrite in process', inProcessWriter((b) => writeContacts(database.db, main.id, b, 'admin_push')), rewriteCount, batchSize, 1);
     const rewriteHttp = await rewrite('rewrite over HTTP', overHttp, rewriteCount, batchSize, 1);
     overHttp.close();
+    const writerHistory = await writerHistoryCost(database.db, keys, Math.min(settings.BENCH_HISTORY_CONTACTS, total), batchSize);
     // Bulk pushes grow the heap (4 MB bodies); a server that only answers Talkdesk is what the
     // memory figure is about, so the sync phases get a fresh process.
     const pushPeakRssBytes = server.peakRss();
@@ -157,6 +160,10 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
       offsetSamples: settings.BENCH_OFFSET_SAMPLES,
     });
 
+    server = await start();
+    const lookup = await lookupLatency(database.db, { baseUrl: server.baseUrl, adminToken: ADMIN_TOKEN, tenantId: main.id, contacts: total, samples: settings.BENCH_LOOKUP_SAMPLES });
+    await server.stop();
+
     const crmIngest = await crmBoundIngest({ ...services, contacts: settings.BENCH_BACKFILL_CONTACTS });
     const webhooks = await webhookLatency({
       ...services,
@@ -186,6 +193,8 @@ export async function runBenchmarks(settings: BenchSettings, services = benchSer
       crmIngest,
       webhooks,
       webhooksPipedrive,
+      writerHistory,
+      lookup,
     };
   } finally {
     for (const s of servers) await s.stop();

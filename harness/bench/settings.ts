@@ -17,6 +17,8 @@ export const BenchSettingsSchema = Type.Object({
   BENCH_CONCURRENT_TENANTS: count(50, 'tenants syncing at once, one client each'),
   BENCH_CONCURRENT_CONTACTS: count(2_000, 'contacts in each of those tenants'),
   BENCH_CONCURRENT_SECONDS: count(20, 'how long the concurrent syncs run'),
+  BENCH_HISTORY_CONTACTS: count(100_000, 'contacts written (inserted, then changed) by the writer with its history and without, in alternation'),
+  BENCH_LOOKUP_SAMPLES: count(200, 'lookups timed by each of phone, email and name on the big tenant'),
   BENCH_BACKFILL_CONTACTS: count(100_000, 'contacts backfilled from the simulated HubSpot at its default rate limit'),
   BENCH_WEBHOOK_EDITS: count(40, 'contacts edited in the CRM, one at a time, to time edit → mirror with webhooks and with polling alone'),
   BENCH_WEBHOOK_POLL_SECONDS: count(10, 'SYNC_INTERVAL_SECONDS of the bridge in that measurement (both modes)'),

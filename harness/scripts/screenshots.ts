@@ -1,6 +1,8 @@
-// Draws docs/status-page.png and docs/queue-board.png from a real run: the HubSpot simulator
-// with four portals, the app and the ingest workers on a fresh database, tenants in each state
-// an operator meets (active, paused, credentials_failed, mid-backfill), then Chromium.
+// Draws docs/status-page.png, docs/queue-board.png and docs/contact-lookup.png from a real run:
+// the HubSpot simulator with four portals, the app and the ingest workers on a fresh database,
+// tenants in each state an operator meets (active, paused, credentials_failed, mid-backfill), two
+// Talkdesk copies of one of them synced to different points and a caller-ID question to answer
+// ("why wasn't +1 (212) 555-0142 identified?"), then Chromium.
 //   DATABASE_URL=postgres://… REDIS_URL=redis://… npm run screenshots
 // DATABASE_URL is an admin URL (a role that may CREATE DATABASE); the database made here is
 // dropped at the end, and the queue keys (a prefix of their own) are obliterated.
@@ -13,6 +15,7 @@ import { sql } from 'drizzle-orm';
 import { chromium } from 'playwright-core';
 import { loadConfig } from '../../src/config.js';
 import { buildRuntime } from '../../src/runtime.js';
+import { httpSyncCall, runSync } from '../../src/cli/talkdesk-client.js';
 import { buildHubSpotSim } from '../hubspot-sim/server.js';
 import { newQueuePrefix, obliterateQueuePrefix } from '../queues/prefix.js';
 
@@ -25,7 +28,8 @@ const dbName = `cb_screens_${randomBytes(4).toString('hex')}`;
 if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`);
 
 const portals = {
-  acme: { portalId: 21_004_117, tokens: ['pat-acme'], contacts: 2_400 },
+  // Two Talkdesk integrations sync Acme: production and a sandbox, each a credential of its own.
+  acme: { portalId: 21_004_117, tokens: ['pat-acme', 'pat-acme-sandbox'], contacts: 2_400 },
   globex: { portalId: 21_004_255, tokens: ['pat-globex'], contacts: 900 },
   initech: { portalId: 21_007_301, tokens: ['pat-initech'], contacts: 350 },
   // Big enough to still be backfilling when the page is drawn (about 900 contacts a second).
@@ -105,6 +109,20 @@ try {
   sim.control.archiveContacts(gone, { portalId: portals.acme.portalId });
   await until('the tombstones', async () => (await tombstones(acme.id)) === gone.length);
 
+  // The caller-ID question: one contact's number was typed without its area code in HubSpot,
+  // another's was just corrected. Production synced and confirmed everything before the edits;
+  // the sandbox took one page of a full run and stopped.
+  const sync = httpSyncCall(`${base}${config.SYNC_PATH}`);
+  const production = await runSync(sync, { auth: { access_token: 'pat-acme' }, keepContacts: false });
+  await runSync(sync, { auth: { access_token: 'pat-acme' }, checkpoint: production.checkpoint ?? undefined, keepContacts: false });
+  await sync({ auth: { access_token: 'pat-acme-sandbox' }, meta: {} });
+  const [typo, corrected] = sim.control.liveContacts({ portalId: portals.acme.portalId }).slice(40, 42);
+  sim.control.editContact(typo!.id, { phone: '555-0142', firstname: 'Dana', lastname: 'Whitfield' }, { portalId: portals.acme.portalId });
+  sim.control.editContact(corrected!.id, { phone: '+1 212-555-0142', firstname: 'Marco', lastname: 'Alvarez' }, { portalId: portals.acme.portalId });
+  const mirroredPhone = async (id: string, phone: string) =>
+    (await database.db.execute(sql`SELECT 1 FROM contacts WHERE tenant_id = ${acme.id} AND id = ${id} AND ${phone} = ANY(phones)`)).rows.length === 1;
+  await until('the edits', async () => (await mirroredPhone(String(typo!.id), '555-0142')) && (await mirroredPhone(String(corrected!.id), '+12125550142')));
+
   await call('POST', `/admin/tenants/${globex.id}/pause`);
   // The customer revoked the private app: the next pass is refused and the tenant stops.
   sim.control.revokeToken('pat-initech');
@@ -140,7 +158,12 @@ try {
   await page.waitForLoadState('networkidle');
   await page.screenshot({ path: `${docsDir}queue-board.png`, fullPage: true });
 
-  console.log(`wrote ${docsDir}status-page.png and ${docsDir}queue-board.png`);
+  await page.setViewportSize({ width: 1200, height: 600 });
+  await page.goto(`${base}/admin/tenants/${acme.id}/search?${new URLSearchParams({ term: '+1 (212) 555-0142' }).toString()}`);
+  await page.locator('article.contact').nth(1).waitFor();
+  await page.screenshot({ path: `${docsDir}contact-lookup.png`, fullPage: true });
+
+  console.log(`wrote ${docsDir}status-page.png, ${docsDir}queue-board.png and ${docsDir}contact-lookup.png`);
 } finally {
   await cleanUp();
 }

@@ -21,6 +21,7 @@ export const ContactDetailSchema = Type.Object({
     { description: "the version's position in the tenant's change order, which Talkdesk's checkpoints are compared with" },
   ),
   crm_url: Type.Optional(Type.String({ description: "the contact's page in the CRM" })),
+  crm_changed_at: Type.Optional(Type.String({ description: "when the CRM last changed the contact, by the CRM's clock (absent for pushed contacts)" })),
   history: Type.Array(
     Type.Object({
       at: Timestamp,
@@ -44,28 +45,43 @@ export type ContactDetail = Static<typeof ContactDetailSchema>;
 
 /** The contact as operators see it: undefined when the tenant has no contact with this id. */
 export async function contactDetail(db: Db, tenantId: string, contactId: string): Promise<ContactDetail | undefined> {
-  const { rows } = await db.execute<{ doc: string; url: string | null; deleted: boolean; us: string; at: string }>(sql`
-    SELECT doc, url, deleted_at IS NOT NULL AS deleted,
+  return (await contactDetails(db, tenantId, [contactId]))[0];
+}
+
+/** The details of several contacts of a tenant (a lookup's page), in the order of `ids`; unknown ids are left out. */
+export async function contactDetails(db: Db, tenantId: string, ids: readonly string[]): Promise<ContactDetail[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.execute<{ id: string; doc: string; url: string | null; deleted: boolean; us: string; at: string; crm_at: string | null }>(sql`
+    SELECT id, doc, url, deleted_at IS NOT NULL AS deleted,
            (extract(epoch FROM updated_at) * 1000000)::bigint::text AS us,
-           to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at
-    FROM contacts WHERE tenant_id = ${tenantId} AND id = ${contactId}`);
-  const row = rows[0];
-  if (!row) return undefined;
-  const [history, copies] = await Promise.all([readHistory(db, tenantId, contactId), listCredentials(db, [tenantId])]);
-  const version = { us: BigInt(row.us), id: contactId, deleted: row.deleted };
-  return {
-    id: contactId,
-    deleted: row.deleted,
-    contact: JSON.parse(row.doc) as ContactDetail['contact'],
-    key: { updated_at: row.at, id: contactId },
-    ...(row.url !== null ? { crm_url: row.url } : {}),
-    history,
-    copies: copies.map((c) => ({
-      credential: c.id,
-      label: c.label,
-      status: c.status,
-      ...(c.lastSyncAt !== null ? { last_sync_at: isoUtc(c.lastSyncAt)! } : {}),
-      delivery: deliveryOf(version, c),
-    })),
-  };
+           to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at,
+           to_char(source_updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS crm_at
+    FROM contacts WHERE tenant_id = ${tenantId} AND id = ANY(${sql.param(ids)}::text[])`);
+  if (rows.length === 0) return [];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const copies = await listCredentials(db, [tenantId]);
+  const out: ContactDetail[] = [];
+  for (const contactId of ids) {
+    const row = byId.get(contactId);
+    if (!row) continue;
+    const history = await readHistory(db, tenantId, contactId);
+    const version = { us: BigInt(row.us), id: contactId, deleted: row.deleted };
+    out.push({
+      id: contactId,
+      deleted: row.deleted,
+      contact: JSON.parse(row.doc) as ContactDetail['contact'],
+      key: { updated_at: row.at, id: contactId },
+      ...(row.url !== null ? { crm_url: row.url } : {}),
+      ...(row.crm_at !== null ? { crm_changed_at: row.crm_at } : {}),
+      history,
+      copies: copies.map((c) => ({
+        credential: c.id,
+        label: c.label,
+        status: c.status,
+        ...(c.lastSyncAt !== null ? { last_sync_at: isoUtc(c.lastSyncAt)! } : {}),
+        delivery: deliveryOf(version, c),
+      })),
+    });
+  }
+  return out;
 }

@@ -7,8 +7,10 @@ import { writeContacts, type MirrorChange } from '../mirror/writer.js';
 import { getTenant } from '../tenants/repository.js';
 import { TenantNotFoundError } from '../tenants/errors.js';
 import { errorResponses as errors } from '../plugins/error-handler.js';
+import type { CountryCode } from 'libphonenumber-js/max';
 import { ContactDetailSchema, contactDetail } from './contact-detail.js';
 import { NO_BODY_LIMIT } from './limits.js';
+import { lookup, lookupQuery, LookupQuerystring, LookupResponseSchema } from './contact-lookup.js';
 import { TenantParams } from './tenant-routes.js';
 
 const ContactNotFoundError = createError<[string]>('CONTACT_NOT_FOUND', 'no contact with id %s', 404);
@@ -16,9 +18,28 @@ const LiveContactNotFoundError = createError<[string]>('CONTACT_NOT_FOUND', 'no 
 
 const ContactParams = Type.Object({ id: TenantParams.properties.id, contactId: ContactSchema.properties.id });
 
-/** One contact of a tenant, for an operator asking why a caller was not identified: its detail, its deletion. */
+/** A tenant's contacts, for an operator asking why a caller was not identified: the lookup, one contact's detail, its deletion. */
 const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app;
+  const region = app.config.DEFAULT_PHONE_REGION as CountryCode;
+
+  app.get(
+    '/tenants/:id/contacts',
+    {
+      schema: {
+        summary: 'Find contacts by phone (any format), email or the start of a name; deleted ones too, flagged',
+        params: TenantParams,
+        querystring: LookupQuerystring,
+        response: { 200: LookupResponseSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const query = lookupQuery(request.query);
+      const tenant = await getTenant(db, request.params.id);
+      if (!tenant) throw new TenantNotFoundError(request.params.id);
+      return lookup(db, tenant, query, { region, limit: request.query.limit, offset: request.query.offset });
+    },
+  );
 
   app.get(
     '/tenants/:id/contacts/:contactId',

@@ -9,6 +9,7 @@ import { Eta } from 'eta';
 import { listTenantSummaries } from './tenant-summary.js';
 import { QUEUE_BOARD_PATH } from './queue-board.js';
 import { tenantRow } from './status-view.js';
+import lookupPage from './lookup-page.js';
 
 export const STATUS_PAGE_PATH = '/admin';
 export const TENANTS_PER_PAGE = 200;
@@ -22,7 +23,7 @@ export const viewsDir = existsSync(besideModule)
   ? besideModule
   : fileURLToPath(new URL('../../../src/admin/views/', import.meta.url));
 
-/** `GET /admin`: every tenant's health on one HTML page, with the operator's buttons. */
+/** `GET /admin`: every tenant's health on one HTML page, with the operator's buttons and a contact search per tenant. */
 const statusPage: FastifyPluginAsyncTypebox = async (app) => {
   const { db, ingest } = app;
   await app.register(fastifyView, {
@@ -66,6 +67,9 @@ const statusPage: FastifyPluginAsyncTypebox = async (app) => {
       });
     },
   );
+
+  // The search box of each tenant: rendered with this page's views.
+  await app.register(lookupPage);
 
   // A typed trailing slash would otherwise be a JSON 404.
   app.get('/', { prefixTrailingSlash: 'slash', schema: { hide: true } }, (_request, reply) => reply.redirect(STATUS_PAGE_PATH));

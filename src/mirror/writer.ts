@@ -11,6 +11,7 @@ import { TenantNotFoundError } from '../tenants/errors.js';
 import { disarmQueryTimeout } from '../db/copy-binary.js';
 import { copyRow } from './copy-format.js';
 import { isTombstone, normalizeContact, type Contact, type ContactChange } from './contact.js';
+import { eraseKeys } from './key-indexer.js';
 import { changedFieldsMask, eraseHistory, pruneVersions, VERSIONS_KEPT, type WriteSource } from './history.js';
 
 /**
@@ -283,7 +284,8 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
     const ids = sql`${sql.param(batch.erasures)}::text[]`;
     // A live contact becomes a tombstone (a write, with a new key, so the deletion reaches
     // Talkdesk); one already tombstoned keeps its key, since Talkdesk's copies are already
-    // told. Either way its data and history go; the id stays for the deletion rule.
+    // told. Either way its data, history and search keys go (the key indexer would not see a
+    // tombstone whose key did not move); the id stays for the deletion rule.
     const { rows } = await tx.execute<{ deleted: string }>(sql`
       WITH erased AS (
         UPDATE contacts SET
@@ -295,7 +297,8 @@ async function applyBatch(tx: Transaction, client: pg.PoolClient, tenantId: stri
         WHERE tenant_id = (SELECT ${tenantId}::uuid) AND id = ANY(${ids})
         RETURNING updated_at = ${ts}::timestamptz AS tombstoned
       ),
-      forgotten AS (${eraseHistory(tenantId, ids)})
+      forgotten AS (${eraseHistory(tenantId, ids)}),
+      unindexed AS (${eraseKeys(tenantId, ids)})
       SELECT count(*) FILTER (WHERE tombstoned) AS deleted FROM erased`);
     deleted += Number(rows[0]!.deleted);
   }

@@ -113,6 +113,8 @@ export async function deleteTenant(db: Db, id: string): Promise<boolean> {
     if (locked.rowCount === 0) return false;
     await tx.execute(sql`DELETE FROM contacts WHERE tenant_id = ${id}`);
     await tx.execute(sql`DELETE FROM contact_history WHERE tenant_id = ${id}`);
+    await tx.execute(sql`DELETE FROM contact_keys WHERE tenant_id = ${id}`);
+    await tx.execute(sql`DELETE FROM contact_keys_state WHERE tenant_id = ${id}`);
     await tx.execute(sql`DELETE FROM tenants WHERE id = ${id}`);
     return true;
   });
