@@ -1,6 +1,5 @@
 import t, { type Test } from 'tap';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { sql } from 'drizzle-orm';
 import { chromium, type Browser } from 'playwright-core';
 import { loadConfig } from '../src/config.js';
@@ -14,6 +13,7 @@ import { adminHeaders, buildTestRuntime, testEnv } from './helpers/app.js';
 import { buildIngestStack, eventually, startSim, type Sim } from './helpers/ingest.js';
 import { connect, connectionKeyOf, HUBSPOT_APP, oauthEnv, startConnection } from './helpers/oauth-connect.js';
 import { syncRun } from './helpers/talkdesk.js';
+import { freePort } from '../harness/free-port.js';
 
 /**
  * Connecting a HubSpot portal through the bridge's app: the pages (in a real browser too), the
@@ -159,13 +159,6 @@ t.test('a connection key syncs with no CRM call; connecting again issues another
 
 const noBrowser = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: install Debian's chromium package to run the browser test (CI does)`;
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 async function browserStack(t: Test, sim: Sim) {
   const port = await freePort();

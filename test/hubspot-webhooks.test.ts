@@ -1,5 +1,4 @@
 import t, { type Test } from 'tap';
-import net from 'node:net';
 import { sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { buildIngestStack, eventually, startSim } from './helpers/ingest.js';
@@ -10,6 +9,7 @@ import { signatureHeaders, type Subscription } from '../harness/hubspot-sim/webh
 import { HUBSPOT_CONTACT_PROPERTIES } from '../src/crm/hubspot/mapping.js';
 import { createTenant } from '../src/tenants/repository.js';
 import { webhookQueue } from '../src/webhooks/queue.js';
+import { freePort } from '../harness/free-port.js';
 
 const PORTAL = 7101;
 const APP = { appId: 777_001, clientId: 'webhook-client', clientSecret: 'webhook-client-secret' };
@@ -23,16 +23,6 @@ const SUBSCRIPTIONS: Subscription[] = [
   ...HUBSPOT_CONTACT_PROPERTIES.map((propertyName) => ({ subscriptionType: 'contact.propertyChange' as const, propertyName })),
 ];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 t.test('edits, creations, deletions, restores, privacy deletions and merges reach the mirror through signed webhooks alone', async (t) => {
   const sim = await startSim(t, { portals: [{ portalId: PORTAL, tokens: ['tok'], contacts: 30 }], apps: [APP], webhooks: { retryDelayMs: 50 } });

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FROM_SOURCE } from '../from-source.js';
+import { freePort } from '../free-port.js';
 
 /**
  * The real server (`ROLE=api`, the production entry point) as a child process, so its memory is
@@ -65,13 +65,3 @@ async function waitUntilUp(child: ChildProcess, baseUrl: string): Promise<void> 
   throw new Error('the server did not answer /healthz within 30 s');
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -5,7 +5,6 @@
 // status 0 only when every step checked out). With --crm pipedrive, the bridge subscribes to the
 // simulated company's webhooks, and an edit arrives through one rather than a poll.
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import { buildHubSpotSim } from '../hubspot-sim/server.js';
 import { buildPipedriveSim } from '../pipedrive-sim/server.js';
 import { newQueuePrefix, obliterateQueuePrefix } from '../queues/prefix.js';
 import { httpSyncCall, runSync } from '../../src/cli/talkdesk-client.js';
+import { freePort } from '../free-port.js';
 
 const { values: args } = parseArgs({ options: { once: { type: 'boolean' }, crm: { type: 'string' } } });
 const once = args.once === true;
@@ -148,14 +148,6 @@ async function pipedriveCrm(): Promise<DemoCrm> {
   };
 }
 
-/** A free loopback port, for a PUBLIC_URL known before the bridge listens (the webhooks' address). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 const source = crm === 'pipedrive' ? await pipedriveCrm() : await hubspotCrm();
 

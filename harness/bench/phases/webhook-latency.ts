@@ -10,6 +10,7 @@ import { newQueuePrefix, obliterateQueuePrefix } from '../../queues/prefix.js';
 import { createBenchDatabase } from '../database.js';
 import { progress } from '../progress.js';
 import { summarize, type Summary } from '../stats.js';
+import { freePort } from '../../free-port.js';
 
 /**
  * What the phase needs of one CRM's simulator: the phase itself knows no CRM. A second CRM's
@@ -93,34 +94,28 @@ export const hubspotWebhookBench: WebhookBenchCrm = {
 
 export const WEBHOOK_BENCH_CRMS: readonly WebhookBenchCrm[] = [hubspotWebhookBench];
 
+interface LatencyOptions {
+  adminUrl: string;
+  redisUrl: string;
+  crm: WebhookBenchCrm;
+  contacts: number;
+  edits: number;
+  syncIntervalSeconds: number;
+}
+
 /**
  * Edit → mirror latency with webhooks next to polling alone, and the CRM requests each costs per
  * changed contact: for each mode a bridge (ROLE=all, listening, on a database of its own) mirrors
  * a small account, then `edits` contacts are edited a fixed gap apart and each is timed until its
  * new version is committed in the mirror.
  */
-export async function webhookLatency(options: {
-  adminUrl: string;
-  redisUrl: string;
-  crm: WebhookBenchCrm;
-  contacts: number;
-  edits: number;
-  syncIntervalSeconds: number;
-}): Promise<WebhookLatencyFigures> {
+export async function webhookLatency(options: LatencyOptions): Promise<WebhookLatencyFigures> {
   const polling = await measureMode({ ...options, mode: 'polling' });
   const webhooks = await measureMode({ ...options, mode: 'webhooks' });
   return { crm: options.crm.kind, syncIntervalSeconds: options.syncIntervalSeconds, polling, webhooks };
 }
 
-async function measureMode(o: {
-  adminUrl: string;
-  redisUrl: string;
-  crm: WebhookBenchCrm;
-  contacts: number;
-  edits: number;
-  syncIntervalSeconds: number;
-  mode: 'polling' | 'webhooks';
-}): Promise<WebhookModeFigures> {
+async function measureMode(o: LatencyOptions & { mode: 'polling' | 'webhooks' }): Promise<WebhookModeFigures> {
   const database = await createBenchDatabase(o.adminUrl, 10);
   const sim = await o.crm.start(o.contacts);
   const port = await freePort();
@@ -196,13 +191,3 @@ async function measureMode(o: {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
