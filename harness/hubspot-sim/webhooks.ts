@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { Prng } from './prng.js';
+import { checkFaults, plannedSends, type DeliveryFaults } from '../webhook-faults.js';
 import type { StoreEvent } from './store-events.js';
 
 /**
@@ -46,19 +47,7 @@ export interface WebhookTargetOptions {
   batchWindowMs?: number;
 }
 
-export interface WebhookFaults {
-  /** Chance that a batch is never sent (0..1). */
-  dropRate?: number;
-  /** Chance that a batch is sent twice (0..1). */
-  duplicateRate?: number;
-  /** The next N batches are dropped / duplicated, before the rates apply. */
-  dropNext?: number;
-  duplicateNext?: number;
-  /** Every send waits this long first, ms. */
-  delayMs?: number;
-  /** Events shuffled within each batch, and each send delayed by up to `delayMs` more at random, so batches overtake each other. */
-  reorder?: boolean;
-}
+export type WebhookFaults = DeliveryFaults;
 
 export interface WebhookSettings {
   /** Attempts per batch, the first included (HubSpot's: 10, over a day). */
@@ -188,14 +177,7 @@ export class WebhookDispatcher {
   }
 
   setFaults(faults: WebhookFaults): void {
-    for (const k of ['dropRate', 'duplicateRate'] as const) {
-      const v = faults[k];
-      if (v !== undefined && !(v >= 0 && v <= 1)) throw new RangeError(`${k} must be within 0..1`);
-    }
-    for (const k of ['dropNext', 'duplicateNext', 'delayMs'] as const) {
-      const v = faults[k];
-      if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new RangeError(`${k} must be a whole number`);
-    }
+    checkFaults(faults, (message) => new RangeError(message));
     this.faults = { ...faults };
   }
 
@@ -281,30 +263,12 @@ export class WebhookDispatcher {
   }
 
   private dispatch(target: Target, batch: WebhookEvent[]): void {
-    const f = this.faults;
-    if (f.dropNext && f.dropNext > 0) {
-      f.dropNext--;
-      this.counters.dropped++;
-      return;
-    }
-    if (f.dropRate && this.rng.next() < f.dropRate) {
-      this.counters.dropped++;
-      return;
-    }
-    let copies = 1;
-    if (f.duplicateNext && f.duplicateNext > 0) {
-      f.duplicateNext--;
-      copies = 2;
-    } else if (f.duplicateRate && this.rng.next() < f.duplicateRate) {
-      copies = 2;
-    }
-    if (copies === 2) this.counters.duplicated++;
-    for (let c = 0; c < copies; c++) {
-      const events = f.reorder ? shuffled(this.rng, batch) : batch;
-      const wait = (f.delayMs ?? 0) + (f.reorder ? this.rng.int(0, Math.max(50, f.delayMs ?? 0)) : 0);
+    for (const wait of plannedSends(this.faults, this.rng, this.counters)) {
+      const events = this.faults.reorder ? shuffled(this.rng, batch) : batch;
       this.later(wait, () => this.attempt(target, events, 0));
     }
   }
+
 
   private later(ms: number, run: () => void): void {
     if (this.closed) return;

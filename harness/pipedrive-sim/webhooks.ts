@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Prng } from '../hubspot-sim/prng.js';
+import { checkFaults, plannedSends, type DeliveryFaults } from '../webhook-faults.js';
 import { personJson, type Company, type PersonEvent, type SimPerson, type SimUser } from './company.js';
 import { badRequest, notFound } from './errors.js';
 import { iso } from './listing.js';
@@ -48,19 +49,7 @@ export interface SimWebhook {
   name: string;
 }
 
-export interface PipedriveWebhookFaults {
-  /** Chance that an event is never sent (0..1). */
-  dropRate?: number;
-  /** Chance that an event is sent twice (0..1). */
-  duplicateRate?: number;
-  /** The next N events are dropped / duplicated, before the rates apply. */
-  dropNext?: number;
-  duplicateNext?: number;
-  /** Every send waits this long first, ms. */
-  delayMs?: number;
-  /** Each send waits up to `delayMs` (at least 50 ms) more at random, so events overtake each other. */
-  reorder?: boolean;
-}
+export type PipedriveWebhookFaults = DeliveryFaults;
 
 export interface PipedriveWebhookSettings {
   /** Attempts per event, the first included. */
@@ -205,14 +194,7 @@ export class PipedriveWebhooks {
   }
 
   setFaults(faults: PipedriveWebhookFaults): void {
-    for (const k of ['dropRate', 'duplicateRate'] as const) {
-      const v = faults[k];
-      if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1)) throw badRequest(`${k} must be within 0..1`);
-    }
-    for (const k of ['dropNext', 'duplicateNext', 'delayMs'] as const) {
-      const v = faults[k];
-      if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw badRequest(`${k} must be a whole number`);
-    }
+    checkFaults(faults, badRequest);
     this.faults = { ...faults };
   }
 
@@ -285,29 +267,9 @@ export class PipedriveWebhooks {
   }
 
   private dispatch(hook: SimWebhook, body: PipedriveWebhookBody): void {
-    const f = this.faults;
-    if (f.dropNext && f.dropNext > 0) {
-      f.dropNext--;
-      this.counters.dropped++;
-      return;
-    }
-    if (f.dropRate && this.rng.next() < f.dropRate) {
-      this.counters.dropped++;
-      return;
-    }
-    let copies = 1;
-    if (f.duplicateNext && f.duplicateNext > 0) {
-      f.duplicateNext--;
-      copies = 2;
-    } else if (f.duplicateRate && this.rng.next() < f.duplicateRate) {
-      copies = 2;
-    }
-    if (copies === 2) this.counters.duplicated++;
-    for (let c = 0; c < copies; c++) {
-      const wait = (f.delayMs ?? 0) + (f.reorder ? this.rng.int(0, Math.max(50, f.delayMs ?? 0)) : 0);
-      this.later(wait, () => this.attempt(hook, body, 1));
-    }
+    for (const wait of plannedSends(this.faults, this.rng, this.counters)) this.later(wait, () => this.attempt(hook, body, 1));
   }
+
 
   private later(ms: number, run: () => void): void {
     if (this.closed) return;
