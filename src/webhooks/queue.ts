@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
+import type { WriteCounts } from '../mirror/writer.js';
 
 /**
  * CRM events waiting to be turned into mirror changes. A queue of its own, not the ingest queue:
@@ -19,12 +20,9 @@ export interface WebhookJob {
   events: unknown[];
 }
 
-export interface WebhookResult {
+/** What a webhook job did: the writer's counts for its events. */
+export interface WebhookResult extends WriteCounts {
   events: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
   skipped?: string;
 }
 
