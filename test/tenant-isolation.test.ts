@@ -88,6 +88,11 @@ async function fixture(t: Test): Promise<Fixture> {
 // (/docs/static/*) are behind the admin token like the rest of /docs.
 const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/talkdesk/integration.json', '/talkdesk/logo.svg']);
 
+// CRM webhook receivers: each authenticates with what the CRM was given for one tenant (a
+// subscription's random id and basic credentials, a signature), never with the admin token; the
+// case below sends one with B's id and another tenant's credentials.
+const WEBHOOK_ROUTES = new Set(['POST /webhooks/pipedrive/:id', 'POST /webhooks/hubspot']);
+
 // Admin routes that show every tenant to the operator by design: the admin token holder is the
 // operator, not a tenant. They get the unauthenticated cases only.
 const OPERATOR_WIDE = new Set(['GET /admin', 'GET /admin/', 'GET /admin/tenants', 'POST /admin/tenants']);
@@ -146,6 +151,28 @@ const tenantScopedCases: Record<string, Case> = {
     t.equal(res.json().copies.length, 1, "A's one credential, not B's");
     t.same(leaksB(res.body), []);
   },
+  'GET /admin/tenants/:id/contacts': async ({ h, idA, leaksB }, t) => {
+    // B's phone, email and names, looked up in A: nothing; A's own name: A's contacts only.
+    for (const query of ['phone=%2B15559990001', 'email=bravo1%40bravo.example', 'q=Bravo']) {
+      const res = await admin(h, 'GET', `/admin/tenants/${idA}/contacts?${query}`);
+      t.equal(res.statusCode, 200, query);
+      t.same(res.json().contacts, [], `${query}: none of B's`);
+      t.same(leaksB(res.body), [], query);
+    }
+    const shared = await admin(h, 'GET', `/admin/tenants/${idA}/contacts?q=Alpha%20Shared`);
+    const names = shared.json().contacts.map((c: { contact: { name: string } }) => c.contact.name);
+    t.equal(names.length, 1, 'one contact of that name');
+    t.match(names[0], /^Alpha Shared/, "A's copy of the shared id");
+    t.same(leaksB(shared.body), []);
+  },
+  'GET /admin/tenants/:id/search': async ({ h, idA, leaksB }, t) => {
+    for (const term of ['+15559990001', 'bravo1@bravo.example', 'Bravo', 'Shared']) {
+      const res = await admin(h, 'GET', `/admin/tenants/${idA}/search?${new URLSearchParams({ term }).toString()}`);
+      t.equal(res.statusCode, 200, term);
+      // The page repeats the operator's own query; nothing else of B's may be on it.
+      t.same(leaksB(res.body.split(term).join('')), [], `${term}: nothing of B on A's search page`);
+    }
+  },
   'DELETE /admin/tenants/:id/contacts/:contactId': async ({ h, idA }, t) => {
     t.equal((await admin(h, 'DELETE', `/admin/tenants/${idA}/contacts/bravo-contact-3`)).statusCode, 404, 'A has no such contact');
     t.equal((await admin(h, 'DELETE', `/admin/tenants/${idA}/contacts/bravo-contact-3?erase=true`)).statusCode, 404, 'nor one to erase');
@@ -174,6 +201,7 @@ t.test('every route is covered by an isolation case', async (t) => {
       url === h.config.SYNC_PATH ||
       url === '/auth_validation' ||
       PUBLIC_ROUTES.has(url) ||
+      WEBHOOK_ROUTES.has(key) ||
       OPERATOR_WIDE.has(key) ||
       OPERATOR_WIDE_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`)) ||
       tenantScoped.includes(key);
@@ -307,4 +335,23 @@ t.test('public routes hold nothing of any tenant', async (t) => {
     t.notMatch(res.body, authA.api_key, `${url}: no credential of A`);
     t.notMatch(res.body, 'Alpha Person', `${url}: no contact of A`);
   }
+});
+
+t.test("a webhook receiver called without its subscription's credentials changes nothing of B's", async (t) => {
+  const { h, idB, snapshotB, leaksB } = await fixture(t);
+  const before = await snapshotB();
+  const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const event = { meta: { action: 'delete', entity: 'person', entity_id: 'bravo-contact-1', company_id: 1 }, data: null, previous: { id: 1 } };
+  for (const [what, headers] of [
+    ['no credentials', {}],
+    ["B's Talkdesk credential as the password", { authorization: basic('pipedrive', authB.api_key) }],
+    ['the admin token', { authorization: `Bearer ${ADMIN_TOKEN}` }],
+  ] as Array<[string, Record<string, string>]>) {
+    for (const id of [idB, 'bravo-subscription']) {
+      const res = await h.app.inject({ method: 'POST', url: `/webhooks/pipedrive/${id}`, headers, payload: event });
+      t.equal(res.statusCode, 401, `${what}, id ${id}`);
+      t.same(leaksB(res.body), [], `${what}: nothing of B in the answer`);
+    }
+  }
+  t.same(await snapshotB(), before, "B's tenant, contacts, ingest state and jobs are unchanged");
 });
